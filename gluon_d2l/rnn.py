@@ -1,0 +1,143 @@
+"""Character-level RNN language models: from scratch, hybridized, and concise."""
+from mxnet import init, np, npx
+from mxnet.gluon import nn
+
+from .checks import check_positive_int, check_state
+
+
+def get_params(vocab_size, num_hiddens, device):
+    """Create the scratch RNN's parameters ``[W_xh, W_hh, b_h, W_hq, b_q]`` on ``device``."""
+    num_inputs = num_outputs = check_positive_int('vocab_size', vocab_size)
+    check_positive_int('num_hiddens', num_hiddens)
+
+    def normal(shape):
+        return np.random.normal(scale=0.01, size=shape, ctx=device)
+
+    params = [normal((num_inputs, num_hiddens)), normal((num_hiddens, num_hiddens)),
+              np.zeros(num_hiddens, ctx=device),
+              normal((num_hiddens, num_outputs)), np.zeros(num_outputs, ctx=device)]
+    for param in params:
+        param.attach_grad()
+    return params
+
+
+def init_rnn_state(batch_size, num_hiddens, device):
+    """Return the initial hidden state: a 1-tuple holding zeros of shape ``(batch, hiddens)``."""
+    return (np.zeros((batch_size, num_hiddens), ctx=device),)
+
+
+def rnn(inputs, state, params):
+    """Run the tanh RNN over one-hot ``inputs`` of shape ``(num_steps, batch, vocab)``.
+
+    Returns the outputs of every step stacked to ``(num_steps * batch, vocab)``
+    and the final state.
+    """
+    W_xh, W_hh, b_h, W_hq, b_q = params
+    H, = state
+    outputs = []
+    for X in inputs:
+        H = np.tanh(np.dot(X, W_xh) + np.dot(H, W_hh) + b_h)
+        outputs.append(np.dot(H, W_hq) + b_q)
+    return np.concatenate(outputs, axis=0), (H,)
+
+
+def check_token_batch(X):
+    """Raise ``ValueError`` unless ``X`` is a 2-D ``(batch_size, num_steps)`` token array."""
+    if X.ndim != 2 or X.shape[0] < 1 or X.shape[1] < 1:
+        raise ValueError(f'X must have shape (batch_size, num_steps), got {tuple(X.shape)}')
+
+
+class RNNModelScratch:
+    """An RNN model built from plain functions and a list of arrays (no Gluon Block)."""
+
+    def __init__(self, vocab_size, num_hiddens, device, get_params, init_state, forward_fn):
+        self.vocab_size = check_positive_int('vocab_size', vocab_size)
+        self.num_hiddens = check_positive_int('num_hiddens', num_hiddens)
+        self.params = get_params(vocab_size, num_hiddens, device)
+        self.init_state, self.forward_fn = init_state, forward_fn
+
+    def __call__(self, X, state):
+        check_token_batch(X)
+        check_state('state', state, X.shape[0], self.num_hiddens)
+        X = npx.one_hot(X.T, self.vocab_size, dtype=self.params[0].dtype)
+        return self.forward_fn(X, state, self.params)
+
+    def begin_state(self, batch_size, ctx):
+        """Return the initial state for ``batch_size`` sequences on ``ctx``."""
+        state = self.init_state(batch_size, self.num_hiddens, ctx)
+        return tuple(s.astype(self.params[0].dtype, copy=False) for s in state)
+
+
+class HybridRNNScratch(nn.HybridBlock):
+    """The scratch RNN's math as a HybridBlock: one graph for the whole unrolled sequence.
+
+    Parameters and results match :func:`rnn` (same names, shapes and order as
+    :func:`get_params`), but the input projection gathers rows of ``W_xh``
+    instead of multiplying by one-hot vectors, and the output projection is a
+    single matrix product over all steps. The graph is unrolled for the
+    sequence length it sees; a new length rebuilds it (training and prediction
+    each keep a fixed length, so that is rare).
+    """
+
+    param_names = ('W_xh', 'W_hh', 'b_h', 'W_hq', 'b_q')
+
+    def __init__(self, vocab_size, num_hiddens, dtype='float32', **kwargs):
+        super().__init__(**kwargs)
+        self.vocab_size = check_positive_int('vocab_size', vocab_size)
+        self.num_hiddens = check_positive_int('num_hiddens', num_hiddens)
+        self._num_steps = None
+        shapes = [(vocab_size, num_hiddens), (num_hiddens, num_hiddens), (num_hiddens,),
+                  (num_hiddens, vocab_size), (vocab_size,)]
+        with self.name_scope():
+            for name, shape in zip(self.param_names, shapes):
+                initializer = init.Zero() if name.startswith('b') else init.Normal(0.01)
+                setattr(self, name, self.params.get(name, shape=shape, dtype=dtype, init=initializer))
+
+    def forward(self, X, state):
+        check_token_batch(X)
+        check_state('state', state, X.shape[0], self.num_hiddens)
+        if X.shape[1] != self._num_steps:
+            self._num_steps = X.shape[1]
+            self._clear_cached_op()
+        Y, H = super().forward(X, state[0])
+        return Y, (H,)
+
+    def hybrid_forward(self, F, X, H, W_xh, W_hh, b_h, W_hq, b_q):
+        inputs = F.npx.embedding(F.np.transpose(X), W_xh, input_dim=self.vocab_size,
+                                 output_dim=self.num_hiddens)
+        steps = F.np.split(inputs, self._num_steps, axis=0) if self._num_steps > 1 else [inputs]
+        hiddens = []
+        for step in steps:
+            H = F.np.tanh(F.np.squeeze(step, axis=0) + F.np.dot(H, W_hh) + b_h)
+            hiddens.append(H)
+        hiddens = F.np.concatenate(hiddens, axis=0) if len(hiddens) > 1 else hiddens[0]
+        return F.np.dot(hiddens, W_hq) + b_q, H
+
+    def begin_state(self, batch_size, ctx):
+        """Return the initial state for ``batch_size`` sequences on ``ctx``."""
+        return (np.zeros((batch_size, self.num_hiddens), ctx=ctx, dtype=self.W_hh.dtype),)
+
+
+class RNNModel(nn.HybridBlock):
+    """The concise model: a ``gluon.rnn`` layer followed by a Dense output layer."""
+
+    def __init__(self, rnn_layer, vocab_size, **kwargs):
+        super().__init__(**kwargs)
+        self.vocab_size = check_positive_int('vocab_size', vocab_size)
+        self.num_hiddens = rnn_layer._hidden_size * (2 if rnn_layer._dir == 2 else 1)
+        with self.name_scope():
+            self.rnn = rnn_layer
+            self.dense = nn.Dense(vocab_size, in_units=self.num_hiddens, flatten=False)
+
+    def forward(self, inputs, state):
+        check_token_batch(inputs)
+        return super().forward(inputs, state)
+
+    def hybrid_forward(self, F, inputs, state):
+        X = F.npx.one_hot(F.np.transpose(inputs), self.vocab_size, dtype=self.dense.weight.dtype)
+        Y, state = self.rnn(X, state)
+        return self.dense(Y.reshape((-1, self.num_hiddens))), state
+
+    def begin_state(self, *args, **kwargs):
+        """Return the initial state of the wrapped ``gluon.rnn`` layer."""
+        return self.rnn.begin_state(*args, **kwargs)
