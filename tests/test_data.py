@@ -1,0 +1,177 @@
+"""The Time Machine pipeline: corpus lookup, preprocessing, vocabulary, minibatch iterators."""
+import hashlib
+import random
+import shutil
+import urllib.request
+
+import numpy as onp
+import pytest
+
+import gluon_d2l as d2l
+from gluon_d2l import data
+
+
+def test_real_corpus_has_the_published_checksum_and_d2l_statistics(corpus_dir):
+    assert data.sha1_of(corpus_dir / 'timemachine.txt') == d2l.TIME_MACHINE_SHA1
+    lines = d2l.read_time_machine()
+    assert len(lines) == 3221
+    assert lines[0] == 'the time machine by h g wells'
+    corpus, vocab = d2l.load_corpus_time_machine()
+    assert (len(corpus), len(vocab)) == (170580, 28)
+
+
+def test_preprocessing_replaces_non_letters_strips_and_lowers(tmp_path):
+    path = tmp_path / 'tiny.txt'
+    path.write_text('Hello, World!\n  42 Über-Cats \n', encoding='utf-8')
+    assert d2l.read_time_machine(path) == ['hello world', 'ber cats']
+
+
+def test_any_utf8_file_is_a_corpus_but_binary_is_refused(tmp_path):
+    good = tmp_path / 'good.txt'
+    good.write_text('abc abd\n' * 3, encoding='utf-8')
+    corpus, vocab = d2l.load_corpus_time_machine(path=good)
+    assert vocab.to_tokens(corpus[:3]) == ['a', 'b', 'c']
+    bad = tmp_path / 'bad.bin'
+    bad.write_bytes(b'\xff\xfe\x00binary')
+    with pytest.raises(ValueError, match='not UTF-8'):
+        d2l.read_time_machine(bad)
+
+
+def test_explicit_path_must_exist(tmp_path):
+    with pytest.raises(FileNotFoundError, match='missing.txt'):
+        d2l.read_time_machine(tmp_path / 'missing.txt')
+
+
+def test_lookup_goes_env_then_cache_then_download(tmp_path, monkeypatch, corpus_dir):
+    monkeypatch.setenv('XDG_CACHE_HOME', str(tmp_path / 'cache'))
+    monkeypatch.setenv(d2l.DATA_ENV, str(tmp_path / 'empty'))
+    payload = (corpus_dir / 'timemachine.txt').read_bytes()
+    calls = []
+
+    class Response:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def read(self):
+            return payload
+
+    def fake_urlopen(url, timeout):
+        calls.append(url)
+        return Response()
+
+    monkeypatch.setattr(urllib.request, 'urlopen', fake_urlopen)
+    found = data.find_time_machine()
+    assert calls == [d2l.TIME_MACHINE_URL]
+    assert found == tmp_path / 'cache' / 'gluon_d2l' / 'timemachine.txt'
+    assert data.find_time_machine() == found and len(calls) == 1, 'the cached copy is reused'
+    monkeypatch.setenv(d2l.DATA_ENV, str(corpus_dir))
+    assert data.find_time_machine() == corpus_dir / 'timemachine.txt'
+
+
+def test_offline_without_a_copy_names_the_variable_and_the_url(tmp_path, monkeypatch):
+    monkeypatch.setenv('XDG_CACHE_HOME', str(tmp_path))
+    monkeypatch.delenv(d2l.DATA_ENV)
+
+    def offline(url, timeout):
+        raise OSError('network is unreachable')
+
+    monkeypatch.setattr(urllib.request, 'urlopen', offline)
+    with pytest.raises(RuntimeError) as err:
+        d2l.read_time_machine()
+    assert d2l.DATA_ENV in str(err.value) and d2l.TIME_MACHINE_URL in str(err.value)
+
+
+def test_a_tampered_copy_is_refused(tmp_path, monkeypatch, corpus_dir):
+    shutil.copy(corpus_dir / 'timemachine.txt', tmp_path / 'timemachine.txt')
+    with open(tmp_path / 'timemachine.txt', 'a') as f:
+        f.write('tampered')
+    monkeypatch.setenv(d2l.DATA_ENV, str(tmp_path))
+    with pytest.raises(ValueError, match='SHA-1'):
+        d2l.read_time_machine()
+
+
+def test_tokenize_words_and_chars_and_rejects_other_kinds():
+    assert d2l.tokenize(['a bc'], 'word') == [['a', 'bc']]
+    assert d2l.tokenize(['a bc'], 'char') == [['a', ' ', 'b', 'c']]
+    with pytest.raises(ValueError, match='token'):
+        d2l.tokenize(['a'], 'byte')
+
+
+def test_vocab_orders_by_frequency_and_maps_unknowns():
+    vocab = d2l.Vocab([['b', 'a', 'a'], ['c', 'a', 'b']], min_freq=2, reserved_tokens=['<pad>'])
+    assert vocab.idx_to_token == ['<unk>', '<pad>', 'a', 'b']
+    assert vocab['a'] == 2 and vocab[['b', 'zz']] == [3, vocab.unk]
+    assert vocab.to_tokens([2, 3]) == ['a', 'b'] and vocab.to_tokens(0) == '<unk>'
+    assert vocab.token_freqs[0] == ('a', 3)
+    assert d2l.Vocab.from_idx_to_token(vocab.idx_to_token).token_to_idx == vocab.token_to_idx
+    with pytest.raises(IndexError, match='outside the vocabulary'):
+        vocab.to_tokens(4)
+
+
+def _rows(X):
+    return X.asnumpy().tolist()
+
+
+def test_sequential_iterator_shifts_by_one_and_continues_across_minibatches():
+    corpus = list(range(100))
+    random.seed(3)
+    batches = list(d2l.seq_data_iter_sequential(corpus, batch_size=2, num_steps=5))
+    assert batches
+    for X, Y in batches:
+        onp.testing.assert_array_equal(Y.asnumpy(), X.asnumpy() + 1)
+        assert X.dtype == onp.int32
+    for (X0, _), (X1, _) in zip(batches, batches[1:]):
+        onp.testing.assert_array_equal(X1.asnumpy()[:, 0], X0.asnumpy()[:, -1] + 1)
+
+
+def test_random_iterator_gives_disjoint_subsequences():
+    corpus = list(range(100))
+    random.seed(5)
+    starts = []
+    for X, Y in d2l.seq_data_iter_random(corpus, batch_size=2, num_steps=5):
+        onp.testing.assert_array_equal(Y.asnumpy(), X.asnumpy() + 1)
+        starts += [row[0] for row in _rows(X)]
+    offset = min(starts) % 5
+    assert all(s % 5 == offset for s in starts), 'subsequences start on the num_steps grid'
+    assert len(starts) == len(set(starts)) == 2 * (((100 - offset - 1) // 5) // 2)
+
+
+def test_load_data_time_machine_matches_d2l_defaults(corpus_dir):
+    train_iter, vocab = d2l.load_data_time_machine(32, 35)
+    assert len(train_iter.corpus) == 10000 and len(vocab) == 28
+    X, Y = next(iter(train_iter))
+    assert X.shape == Y.shape == (32, 35)
+
+
+def test_a_corpus_too_short_for_one_minibatch_is_an_error(tmp_path):
+    path = tmp_path / 'short.txt'
+    path.write_text('abc ' * 20, encoding='utf-8')
+    with pytest.raises(ValueError, match=r'batch_size=4 and num_steps=35 need at least'):
+        d2l.load_data_time_machine(4, 35, path=path)
+
+
+def test_an_empty_corpus_is_an_error(tmp_path):
+    path = tmp_path / 'empty.txt'
+    path.write_text('1234 !!\n', encoding='utf-8')
+    with pytest.raises(ValueError, match='no letters'):
+        d2l.load_corpus_time_machine(path=path)
+
+
+def test_download_refuses_a_payload_with_the_wrong_checksum(tmp_path, monkeypatch):
+    class Response:
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            return False
+
+        def read(self):
+            return b'not the book'
+
+    monkeypatch.setattr(urllib.request, 'urlopen', lambda url, timeout: Response())
+    with pytest.raises(ValueError, match=hashlib.sha1(b'not the book').hexdigest()):
+        data.download_time_machine(tmp_path)
+    assert not (tmp_path / 'timemachine.txt').exists()

@@ -1,0 +1,104 @@
+"""The scratch, hybridized and concise RNN models: the seeds' shapes and their equivalence."""
+import mxnet as mx
+import numpy as onp
+import pytest
+from mxnet import autograd, gluon, np
+
+import gluon_d2l as d2l
+
+VOCAB, HIDDENS = 28, 512
+
+
+def scratch_model(num_hiddens=HIDDENS, device=None):
+    return d2l.RNNModelScratch(VOCAB, num_hiddens, device or mx.cpu(), d2l.get_params,
+                               d2l.init_rnn_state, d2l.rnn)
+
+
+def hybrid_copy(scratch):
+    """A HybridRNNScratch holding the same weights as ``scratch``."""
+    net = d2l.HybridRNNScratch(scratch.vocab_size, scratch.num_hiddens)
+    net.initialize()
+    for name, value in zip(net.param_names, scratch.params):
+        getattr(net, name).set_data(value)
+    return net
+
+
+def test_one_hot_encoding_has_the_seed_shape():
+    X = np.arange(10).reshape((2, 5))
+    assert mx.npx.one_hot(X.T, 28).shape == (5, 2, 28)
+
+
+def test_scratch_model_output_and_state_shapes_match_the_seed():
+    net = scratch_model()
+    X = np.arange(10).reshape((2, 5))
+    Y, new_state = net(X, net.begin_state(X.shape[0], mx.cpu()))
+    assert Y.shape == (10, 28)
+    assert len(new_state) == 1 and new_state[0].shape == (2, 512)
+
+
+def test_predict_ch8_returns_prefix_plus_requested_characters(corpus_dir):
+    _, vocab = d2l.load_data_time_machine(32, 35)
+    text = d2l.predict_ch8('time traveller ', 10, scratch_model(), vocab, mx.cpu())
+    assert text.startswith('time traveller ') and len(text) == len('time traveller ') + 10
+    assert set(text) <= set(vocab.idx_to_token)
+
+
+@pytest.mark.parametrize('static', [False, True])
+def test_hybridized_rnn_equals_scratch_rnn_outputs_state_and_gradients(static):
+    scratch = scratch_model(num_hiddens=64)
+    net = hybrid_copy(scratch)
+    net.hybridize(static_alloc=static, static_shape=static)
+    X = np.array(onp.random.randint(0, VOCAB, size=(3, 7)), dtype='int32')
+    state = scratch.begin_state(3, mx.cpu())
+    state = (np.random.normal(size=state[0].shape),)
+    with autograd.record():
+        Y_s, (H_s,) = scratch(X, state)
+        loss_s = (Y_s ** 2).sum() + H_s.sum()
+    loss_s.backward()
+    with autograd.record():
+        Y_h, (H_h,) = net(X, state)
+        loss_h = (Y_h ** 2).sum() + H_h.sum()
+    loss_h.backward()
+    mx.test_utils.assert_almost_equal(Y_h.asnumpy(), Y_s.asnumpy(), rtol=0, atol=1e-6)
+    mx.test_utils.assert_almost_equal(H_h.asnumpy(), H_s.asnumpy(), rtol=0, atol=1e-6)
+    for name, param in zip(net.param_names, scratch.params):
+        mx.test_utils.assert_almost_equal(getattr(net, name).grad().asnumpy(), param.grad.asnumpy(),
+                                          rtol=1e-5, atol=1e-6, names=(name, name))
+
+
+def test_hybridized_rnn_switches_sequence_length():
+    scratch = scratch_model(num_hiddens=16)
+    net = hybrid_copy(scratch)
+    net.hybridize(static_alloc=True)
+    state = net.begin_state(2, mx.cpu())
+    for steps in (5, 1, 5):
+        X = np.array(onp.random.randint(0, VOCAB, size=(2, steps)), dtype='int32')
+        mx.test_utils.assert_almost_equal(net(X, state)[0].asnumpy(), scratch(X, state)[0].asnumpy(),
+                                          rtol=0, atol=1e-6)
+
+
+def test_concise_model_shapes_and_hybridized_equals_imperative():
+    net = d2l.RNNModel(gluon.rnn.RNN(32), VOCAB)
+    net.initialize(init=mx.init.Normal(0.1))
+    X = np.array(onp.random.randint(0, VOCAB, size=(4, 6)), dtype='int32')
+    state = net.begin_state(batch_size=4, ctx=mx.cpu())
+    Y, new_state = net(X, state)
+    assert Y.shape == (24, VOCAB) and new_state[0].shape == (1, 4, 32)
+    net.hybridize(static_alloc=True)
+    Y_h, state_h = net(X, state)
+    mx.test_utils.assert_almost_equal(Y_h.asnumpy(), Y.asnumpy(), rtol=0, atol=1e-6)
+    mx.test_utils.assert_almost_equal(state_h[0].asnumpy(), new_state[0].asnumpy(), rtol=0, atol=1e-6)
+
+
+@pytest.mark.parametrize('make', [scratch_model, lambda: hybrid_copy(scratch_model())])
+def test_a_state_of_the_wrong_shape_is_rejected(make):
+    net = make()
+    X = np.zeros((2, 5), dtype='int32')
+    with pytest.raises(ValueError, match=r'state.*\(2, 512\)'):
+        net(X, (np.zeros((3, 512)),))
+
+
+def test_tokens_must_be_a_2d_batch():
+    net = scratch_model()
+    with pytest.raises(ValueError, match=r'X must have shape \(batch_size, num_steps\)'):
+        net(np.zeros((10,)), net.begin_state(2, mx.cpu()))
