@@ -141,3 +141,29 @@ class RNNModel(nn.HybridBlock):
     def begin_state(self, *args, **kwargs):
         """Return the initial state of the wrapped ``gluon.rnn`` layer."""
         return self.rnn.begin_state(*args, **kwargs)
+
+
+MODEL_KINDS = ('scratch', 'hybrid', 'concise')
+
+
+def build_model(kind, vocab_size, num_hiddens, devices):
+    """Build and initialise a model of ``kind`` (see ``MODEL_KINDS``) on ``devices``.
+
+    ``scratch`` is :class:`RNNModelScratch` (one device only); ``hybrid`` is
+    :class:`HybridRNNScratch` and ``concise`` is :class:`RNNModel` over
+    ``gluon.rnn.RNN`` (ReLU, as in d2l), both hybridized with static memory.
+    """
+    if kind == 'scratch':
+        if len(devices) != 1:
+            raise ValueError('model scratch trains on one device; use hybrid or concise for several')
+        return RNNModelScratch(vocab_size, num_hiddens, devices[0], get_params, init_rnn_state, rnn)
+    if kind == 'hybrid':
+        net = HybridRNNScratch(vocab_size, num_hiddens)
+    elif kind == 'concise':
+        from mxnet.gluon import rnn as gluon_rnn
+        net = RNNModel(gluon_rnn.RNN(num_hiddens), vocab_size)
+    else:
+        raise ValueError(f'model must be one of {", ".join(MODEL_KINDS)}, got {kind!r}')
+    net.initialize(init.Normal(0.01), ctx=devices)
+    net.hybridize(static_alloc=True, static_shape=True)
+    return net
