@@ -106,3 +106,23 @@ def test_scratch_model_trains_with_sgd_on_its_context(corpus_dir):
                   on_epoch=lambda e, ppl, speed: history.append(ppl))
     assert history[-1] < history[0]
     assert all(p.ctx == ctx for p in net.params)
+
+
+@pytest.mark.parametrize('kind', ['hybrid', 'concise'])
+def test_two_contexts_train_to_the_same_parameters_as_one(kind, corpus_dir):
+    """Data parallel over cpu(0), cpu(1) through gluon.Trainer's KVStore equals one context."""
+    from gluon_d2l.checkpoints import named_arrays
+    from gluon_d2l.rnn import build_model
+
+    train_iter, vocab = d2l.load_data_time_machine(8, 12, max_tokens=1500)
+    batches = list(train_iter)[:6]
+    results = []
+    for devices in ([mx.cpu(0)], [mx.cpu(0), mx.cpu(1)]):
+        mx.random.seed(11)
+        net = build_model(kind, len(vocab), 32, devices)
+        updater, _ = d2l.training.make_updater(net, 1.0, devices)
+        d2l.train_epoch_ch8(net, batches, gluon.loss.SoftmaxCrossEntropyLoss(), updater, devices,
+                            use_random_iter=False, theta=0.5)
+        results.append({k: p.data(devices[-1]).asnumpy() for k, p in named_arrays(net).items()})
+    for name, value in results[0].items():
+        mx.test_utils.assert_almost_equal(results[1][name], value, rtol=1e-4, atol=1e-6, names=(name, name))
