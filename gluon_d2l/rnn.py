@@ -41,10 +41,14 @@ def rnn(inputs, state, params):
     return np.concatenate(outputs, axis=0), (H,)
 
 
-def check_token_batch(X):
-    """Raise ``ValueError`` unless ``X`` is a 2-D ``(batch_size, num_steps)`` token array."""
+def check_token_batch(X, vocab_size):
+    """Raise ``ValueError`` unless ``X`` is a 2-D batch of token ids in ``[0, vocab_size)``."""
     if X.ndim != 2 or X.shape[0] < 1 or X.shape[1] < 1:
         raise ValueError(f'X must have shape (batch_size, num_steps), got {tuple(X.shape)}')
+    ids = X.asnumpy()
+    if ids.min() < 0 or ids.max() >= vocab_size:
+        raise ValueError(f'X holds token ids in [{ids.min()}, {ids.max()}], outside the vocabulary '
+                         f'[0, {vocab_size})')
 
 
 class RNNModelScratch:
@@ -57,7 +61,7 @@ class RNNModelScratch:
         self.init_state, self.forward_fn = init_state, forward_fn
 
     def __call__(self, X, state):
-        check_token_batch(X)
+        check_token_batch(X, self.vocab_size)
         check_state('state', state, X.shape[0], self.num_hiddens)
         X = npx.one_hot(X.T, self.vocab_size, dtype=self.params[0].dtype)
         return self.forward_fn(X, state, self.params)
@@ -94,7 +98,7 @@ class HybridRNNScratch(nn.HybridBlock):
                 setattr(self, name, self.params.get(name, shape=shape, dtype=dtype, init=initializer))
 
     def forward(self, X, state):
-        check_token_batch(X)
+        check_token_batch(X, self.vocab_size)
         check_state('state', state, X.shape[0], self.num_hiddens)
         if X.shape[1] != self._num_steps:
             self._num_steps = X.shape[1]
@@ -130,7 +134,7 @@ class RNNModel(nn.HybridBlock):
             self.dense = nn.Dense(vocab_size, in_units=self.num_hiddens, flatten=False)
 
     def forward(self, inputs, state):
-        check_token_batch(inputs)
+        check_token_batch(inputs, self.vocab_size)
         return super().forward(inputs, state)
 
     def hybrid_forward(self, F, inputs, state):
