@@ -80,12 +80,14 @@ class HybridRNNScratch(nn.HybridBlock):
     instead of multiplying by one-hot vectors, and the output projection is a
     single matrix product over all steps. The graph is unrolled for the
     sequence length it sees; a new length rebuilds it (training and prediction
-    each keep a fixed length, so that is rare).
+    each keep a fixed length, so that is rare). For float64, ``cast('float64')``
+    after ``initialize()``: MXNet's ``Normal`` initializer fails on float64
+    parameters in NumPy mode.
     """
 
     param_names = ('W_xh', 'W_hh', 'b_h', 'W_hq', 'b_q')
 
-    def __init__(self, vocab_size, num_hiddens, dtype='float32', **kwargs):
+    def __init__(self, vocab_size, num_hiddens, **kwargs):
         super().__init__(**kwargs)
         self.vocab_size = check_positive_int('vocab_size', vocab_size)
         self.num_hiddens = check_positive_int('num_hiddens', num_hiddens)
@@ -95,7 +97,7 @@ class HybridRNNScratch(nn.HybridBlock):
         with self.name_scope():
             for name, shape in zip(self.param_names, shapes):
                 initializer = init.Zero() if name.startswith('b') else init.Normal(0.01)
-                setattr(self, name, self.params.get(name, shape=shape, dtype=dtype, init=initializer))
+                setattr(self, name, self.params.get(name, shape=shape, init=initializer))
 
     def forward(self, X, state):
         check_token_batch(X, self.vocab_size)

@@ -5,12 +5,23 @@ import random
 
 import numpy
 import pytest
+from hypothesis import HealthCheck, settings
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 os.environ.setdefault('GLUON_D2L_DATA', str(REPO.parent / 'shared' / 'data'))
 
 import gluon_d2l  # noqa: E402,F401  (applies the NumPy shim before mxnet is imported below)
 import mxnet as mx  # noqa: E402
+
+
+settings.register_profile('ci', derandomize=True, deadline=None, max_examples=25, print_blob=True,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.register_profile('dev', deadline=None, max_examples=50)
+settings.register_profile('thorough', deadline=None, max_examples=500,
+                          suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile(os.environ.get('HYPOTHESIS_PROFILE', 'dev'))
+
+SEED = 0
 
 
 def seed_everything(seed):
@@ -21,10 +32,21 @@ def seed_everything(seed):
 
 
 @pytest.fixture(autouse=True)
-def seeded(request):
-    """Seed every test with 0 so failures reproduce."""
-    seed_everything(0)
-    yield 0
+def seeded():
+    """Seed Python, NumPy and MXNet before every test so failures reproduce."""
+    seed_everything(SEED)
+    yield SEED
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Tell how to reproduce a failure: the seed and the exact command."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.failed:
+        profile = settings._current_profile
+        report.sections.append(('reproduce', f'seeded with {SEED} (Python, NumPy, MXNet); hypothesis profile '
+                                             f'{profile!r}: HYPOTHESIS_PROFILE={profile} pytest "{item.nodeid}"'))
 
 
 @pytest.fixture(scope='session')
