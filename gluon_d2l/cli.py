@@ -56,8 +56,8 @@ def _add_train(sub):
                    help='use only the first N tokens of the corpus; -1 for all (10000, as the seeds)')
     p.add_argument('--corpus', help='train on this UTF-8 text file instead of The Time Machine')
     p.add_argument('--out', default='runs/char-rnn', help='run directory to write (default runs/char-rnn)')
-    p.add_argument('--resume', metavar='DIR', help='continue the run in DIR from its last checkpoint '
-                                                    '(--epochs may raise the total)')
+    p.add_argument('--resume', metavar='DIR',
+                   help='continue the run in DIR from its last checkpoint (--epochs may raise the total)')
     p.add_argument('--log-every', dest='log_every', type=_positive(int), default=10,
                    help='without a terminal, print a progress line every N epochs (10)')
     p.add_argument('--checkpoint-every', dest='checkpoint_every', type=_positive(int), default=1,
@@ -97,6 +97,20 @@ def _parity(args):
     return parity_cli.run(parser.parse_args(args.parity_args))
 
 
+def _add_bench(sub):
+    p = sub.add_parser('bench', help='training throughput of every RNN variant and its peers',
+                       description='Measure tokens/s of the seed\'s MXNet loop, each gluon_d2l model and the '
+                                   'PyTorch/TensorFlow references in one process, against a GEMM roofline.')
+    p.add_argument('--epochs', type=_positive(int), default=3, help='timed epochs per variant (3)')
+    p.add_argument('--hiddens', type=_positive(int), default=512, help='hidden units (512)')
+    p.add_argument('--batch-size', dest='batch_size', type=_positive(int), default=32, help='batch size (32)')
+    p.add_argument('--num-steps', dest='num_steps', type=_positive(int), default=35, help='time steps (35)')
+    p.add_argument('--no-peers', dest='no_peers', action='store_true', help='skip PyTorch/TensorFlow')
+    p.add_argument('--json', help='write the results as JSON here')
+    p.add_argument('--png', help='write a bar chart here')
+    p.set_defaults(handler=lambda args: __import__('gluon_d2l.bench', fromlist=['run']).run(args))
+
+
 def build_parser():
     """The ``gluon-d2l`` argument parser."""
     parser = Parser(prog='gluon-d2l', description='d2l\'s char-RNN chapter on MXNet Gluon 1.9.1: train, '
@@ -105,6 +119,7 @@ def build_parser():
     _add_train(sub)
     _add_predict(sub)
     _add_parity(sub)
+    _add_bench(sub)
     return parser
 
 

@@ -1,25 +1,87 @@
-"""Let MXNet 1.9.1 import on NumPy releases newer than it was built for.
+"""Let MXNet 1.9.1 import and run on NumPy releases newer than it was built for.
 
-MXNet 1.9.1 looks up NumPy names at import time that NumPy 1.24 and 2.0
-removed. :func:`install` adds back only the names that are missing (it never
-replaces an attribute NumPy still has) and is a no-op on old NumPy.
-:func:`restored_names` lists what it added.
+MXNet 1.9.1 (built against NumPy 1.x) looks up NumPy names, at import time and in a few
+operators, that NumPy 1.24 and 2.x removed. :data:`REPLACEMENTS` lists every such name
+(found by scanning MXNet's sources for attributes of ``numpy`` and for the name lists it
+resolves with ``getattr``) and what stands in for it.
+
+:func:`install` adds the names that the installed NumPy lacks: it never replaces an
+attribute NumPy still has, so on NumPy <= 1.23 it adds nothing. Restored functions are
+thin wrappers that call today's NumPy function: an ``mx.np`` array passed to, say,
+``numpy.product`` still reaches MXNet's operator through ``__array_function__``.
+:func:`restored_names` lists what was added (audit it with
+``python -c "import gluon_d2l.numpy_compat as c; print(c.restored_names())"``).
 """
+import types
+import warnings
+
 import numpy
 
-_ALIASES = {'bool': bool, 'int': int, 'float': float, 'complex': complex, 'object': object, 'str': str}
-_restored = []
+
+def _calls(modern, **fixed):
+    """A stand-in that calls ``numpy.<modern>`` (looked up at call time) with ``fixed`` kwargs."""
+    def wrapper(*args, **kwargs):
+        return getattr(numpy, modern)(*args, **fixed, **kwargs)
+    wrapper.__doc__ = f'Removed from NumPy; calls ``numpy.{modern}``' + (f' with {fixed}.' if fixed else '.')
+    return wrapper
+
+
+def _in1d(ar1, ar2, assume_unique=False, invert=False, **kwargs):
+    """Removed from NumPy 2.4; ``numpy.isin``, flattened."""
+    return numpy.ravel(numpy.isin(ar1, ar2, assume_unique=assume_unique, invert=invert, **kwargs))
+
+
+def _financial(name):
+    """The stub NumPy 1.20-1.26 had for a financial function (NEP 32): calling it raises."""
+    def stub(*args, **kwargs):
+        raise RuntimeError(f'In accordance with NEP 32, the function {name} was removed from NumPy version '
+                           '1.20. A replacement for this function is available in the numpy_financial '
+                           'library: https://pypi.org/project/numpy-financial')
+    stub.__name__ = stub.__qualname__ = name
+    return stub
+
+
+#: name -> stand-in, for every removed NumPy name MXNet 1.9.1 uses (where it uses it).
+REPLACEMENTS = {
+    # NumPy 1.24 removed the aliases of builtins (2.0 brought back ``bool`` as ``bool_``)
+    'bool': bool,                       # mx.np dtypes, mx.test_utils
+    'int': int,                         # mx.test_utils.verify_generator
+    # NumPy 2.0 removed these constants                 # mxnet/numpy/utils.py, at import
+    'PZERO': 0.0, 'NZERO': -0.0, 'PINF': float('inf'), 'NINF': -float('inf'),
+    'NAN': float('nan'), 'NaN': float('nan'),
+    'Inf': float('inf'),                # gluon.contrib.estimator event handlers
+    # ... and these functions         # the __array_function__ table / mx.np fallbacks, at import
+    'sometrue': _calls('any'), 'alltrue': _calls('all'), 'product': _calls('prod'),
+    'round_': _calls('round'), 'msort': _calls('sort', axis=0),
+    'compat': types.SimpleNamespace(basestring=str),   # mx.np.pad
+    # NumPy 2.4 removed these (deprecated in 2.0)       # mx.np fallbacks, at import
+    'in1d': _in1d, 'trapz': _calls('trapezoid'),
+    # NumPy 1.20 made the financial functions raising stubs; 2.0 removed the stubs
+    **{name: _financial(name) for name in ('mirr', 'npv', 'pmt', 'ppmt', 'pv', 'rate')},
+}
+for _name, _value in REPLACEMENTS.items():
+    if isinstance(_value, types.FunctionType):
+        _value.__name__ = _value.__qualname__ = _name
+
+_restored = set()
+
+
+def _has(name):
+    """Whether NumPy still provides ``name`` (NumPy <= 1.23 warns for its deprecated aliases)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter('ignore')
+        return hasattr(numpy, name)
 
 
 def install():
-    """Add the removed NumPy names MXNet needs; safe to call more than once."""
-    for name, value in _ALIASES.items():
-        if name not in numpy.__dict__:
+    """Add each name of :data:`REPLACEMENTS` that NumPy lacks; idempotent. Returns :func:`restored_names`."""
+    for name, value in REPLACEMENTS.items():
+        if not _has(name):
             setattr(numpy, name, value)
-            _restored.append(name)
+            _restored.add(name)
     return restored_names()
 
 
 def restored_names():
-    """Return the sorted names this module added to ``numpy``."""
+    """The sorted names :func:`install` added to ``numpy`` (empty on NumPy <= 1.23)."""
     return sorted(_restored)

@@ -1,7 +1,6 @@
 """Training and prediction for the character-level language models (d2l chapter 8)."""
 import math
 
-import mxnet as mx
 import numpy as onp
 from mxnet import autograd, gluon, init, np
 

@@ -1,0 +1,152 @@
+"""``gluon-d2l bench``: training throughput of every RNN variant, measured in one process.
+
+Each variant runs the seeds' workload (vocab 28, batch 32, 35 steps, 512 hiddens,
+SGD lr 1, global-norm clipping at 1) over the same minibatches: a warm-up epoch,
+then timed ones. Peers (PyTorch, TensorFlow) are measured if installed. The
+float32 GEMM rate measured here gives a roofline: a training step costs about
+three times the forward FLOPs, ``2 * (H*H + H*V)`` per token.
+"""
+import json
+import math
+import os
+import time
+
+import mxnet as mx
+import numpy as onp
+from mxnet import autograd, gluon
+
+from .data import load_data_time_machine
+from .rnn import build_model
+from .training import make_updater, train_epoch_ch8
+
+
+def gemm_gflops(n=512, rows=1120, repeats=50):
+    """Measured float32 GEMM rate (GFLOP/s) of a ``(rows, n) @ (n, n)`` product, NumPy's BLAS."""
+    a, b = onp.random.rand(rows, n).astype('float32'), onp.random.rand(n, n).astype('float32')
+    a @ b
+    tic = time.perf_counter()
+    for _ in range(repeats):
+        a @ b
+    return 2 * rows * n * n * repeats / (time.perf_counter() - tic) / 1e9
+
+
+def _rss_mib():
+    with open('/proc/self/statm') as f:
+        return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE') / 2 ** 20
+
+
+def _seed_epoch(net, batches, lr, theta):
+    """The seeds' imperative MXNet loop: per-parameter host syncs in clipping and accounting."""
+    loss, state, total = gluon.loss.SoftmaxCrossEntropyLoss(), None, 0.0
+    for X, Y in batches:
+        state = net.begin_state(X.shape[0], mx.cpu()) if state is None else state
+        for s in state:
+            s.detach()
+        with autograd.record():
+            y_hat, state = net(X, state)
+            l = loss(y_hat, Y.T.reshape(-1)).mean()
+        l.backward()
+        norm = math.sqrt(sum(float((p.grad ** 2).sum()) for p in net.params))
+        if norm > theta:
+            for p in net.params:
+                p.grad[:] *= theta / norm
+        for p in net.params:
+            p[:] = p - lr * p.grad
+        total += float(l) * Y.size
+
+
+def mxnet_variants(batches, vocab_size, hiddens):
+    """``{name: run_one_epoch}`` for the seed's loop and each gluon_d2l model."""
+    loss = gluon.loss.SoftmaxCrossEntropyLoss()
+    seed_net = build_model('scratch', vocab_size, hiddens, [mx.cpu()])
+    variants = {'mxnet seed scratch (imperative)': lambda: _seed_epoch(seed_net, batches, 1.0, 1.0)}
+    for kind in ('scratch', 'hybrid', 'concise'):
+        net = build_model(kind, vocab_size, hiddens, [mx.cpu()])
+        updater, _ = make_updater(net, 1.0, mx.cpu())
+        variants[f'gluon_d2l {kind}'] = (lambda net=net, updater=updater: train_epoch_ch8(
+            net, batches, loss, updater, mx.cpu(), False))
+    return variants
+
+
+def peer_variants(batches, vocab_size, hiddens):
+    """Training-epoch closures for the installed PyTorch / TensorFlow references."""
+    from . import bench_peers
+    host = [(X.asnumpy(), Y.asnumpy()) for X, Y in batches]
+    variants = {}
+    for name, factory in bench_peers.PEERS.items():
+        try:
+            variants[name] = factory(host, vocab_size, hiddens)
+        except ImportError:
+            continue
+    return variants
+
+
+def measure(epochs=3, hiddens=512, batch_size=32, num_steps=35, max_tokens=10000, peers=True):
+    """Run every variant in this process; return the result rows and the roofline."""
+    train_iter, vocab = load_data_time_machine(batch_size, num_steps, max_tokens=max_tokens)
+    batches = list(train_iter)
+    tokens = sum(Y.size for _, Y in batches)
+    variants = mxnet_variants(batches, len(vocab), hiddens)
+    if peers:
+        variants.update(peer_variants(batches, len(vocab), hiddens))
+    flops_per_token = 3 * 2 * (hiddens * hiddens + hiddens * len(vocab))
+    gflops = gemm_gflops(hiddens)
+    roofline = gflops * 1e9 / flops_per_token
+    rows = []
+    for name, run_epoch in variants.items():
+        run_epoch()
+        mx.nd.waitall()
+        tic = time.perf_counter()
+        for _ in range(epochs):
+            run_epoch()
+        mx.nd.waitall()
+        speed = tokens * epochs / (time.perf_counter() - tic)
+        rows.append(dict(variant=name, tokens_per_sec=speed, rss_mib=_rss_mib()))
+    best_peer = max((r['tokens_per_sec'] for r in rows if not r['variant'].startswith(('gluon_d2l', 'mxnet'))),
+                    default=float('nan'))
+    seed = next(r['tokens_per_sec'] for r in rows if r['variant'].startswith('mxnet seed'))
+    for r in rows:
+        r.update(vs_best_peer=r['tokens_per_sec'] / best_peer, vs_seed=r['tokens_per_sec'] / seed,
+                 vs_roofline=r['tokens_per_sec'] / roofline)
+    return rows, dict(gemm_gflops=gflops, roofline_tokens_per_sec=roofline, hiddens=hiddens,
+                      batch_size=batch_size, num_steps=num_steps, epochs=epochs)
+
+
+def markdown_table(rows):
+    """The results as a Markdown table."""
+    lines = ['| variant | tokens/s | × seed | × best peer | of roofline | RSS MiB |', '|---|---|---|---|---|---|']
+    for r in rows:
+        lines.append(f"| {r['variant']} | {r['tokens_per_sec']:.0f} | {r['vs_seed']:.2f} | "
+                     f"{r['vs_best_peer']:.2f} | {r['vs_roofline']:.2f} | {r['rss_mib']:.0f} |")
+    return '\n'.join(lines)
+
+
+def bar_chart(rows, meta, path):
+    """Save a horizontal bar chart of tokens/s, with the roofline as a line."""
+    import matplotlib
+    matplotlib.use('Agg')
+    from matplotlib import pyplot as plt
+    fig, ax = plt.subplots(figsize=(7, 0.45 * len(rows) + 1.2))
+    ax.barh([r['variant'] for r in rows], [r['tokens_per_sec'] for r in rows], color='tab:blue')
+    ax.axvline(meta['roofline_tokens_per_sec'], color='tab:red', linestyle='--', label='GEMM roofline')
+    ax.set_xlabel('tokens/s (training)')
+    ax.invert_yaxis()
+    ax.legend()
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+
+
+def run(args):
+    """The ``bench`` subcommand: print the table, optionally write JSON and a PNG."""
+    rows, meta = measure(epochs=args.epochs, hiddens=args.hiddens, batch_size=args.batch_size,
+                         num_steps=args.num_steps, peers=not args.no_peers)
+    print(f"float32 GEMM {meta['gemm_gflops']:.1f} GFLOP/s -> roofline "
+          f"{meta['roofline_tokens_per_sec']:.0f} tokens/s")
+    print(markdown_table(rows))
+    if args.json:
+        with open(args.json, 'w') as f:
+            json.dump(dict(meta, rows=rows), f, indent=2)
+    if args.png:
+        bar_chart(rows, meta, args.png)
+    return 0

@@ -1,0 +1,85 @@
+"""PyTorch and TensorFlow training epochs for the benchmark, mirroring the seeds' code.
+
+Each factory takes host minibatches ``[(X, Y)]`` and returns a closure that trains
+one epoch (sequential partitioning, state detached, global-norm clipping at 1, SGD lr 1).
+"""
+
+
+def torch_scratch(batches, vocab_size, hiddens):
+    import torch
+    import torch.nn.functional as F
+    params = [torch.randn(vocab_size, hiddens) * 0.01, torch.randn(hiddens, hiddens) * 0.01,
+              torch.zeros(hiddens), torch.randn(hiddens, vocab_size) * 0.01, torch.zeros(vocab_size)]
+    for p in params:
+        p.requires_grad_(True)
+    data = [(torch.from_numpy(X).long(), torch.from_numpy(Y).long()) for X, Y in batches]
+
+    def epoch():
+        W_xh, W_hh, b_h, W_hq, b_q = params
+        H = None
+        for X, Y in data:
+            H = torch.zeros(X.shape[0], hiddens) if H is None else H.detach()
+            outputs = []
+            for x in F.one_hot(X.T, vocab_size).float():
+                H = torch.tanh(x @ W_xh + H @ W_hh + b_h)
+                outputs.append(H @ W_hq + b_q)
+            loss = F.cross_entropy(torch.cat(outputs), Y.T.reshape(-1))
+            for p in params:
+                p.grad = None
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            with torch.no_grad():
+                for p in params:
+                    p -= p.grad
+    return epoch
+
+
+def torch_concise(batches, vocab_size, hiddens):
+    import torch
+    import torch.nn.functional as F
+    rnn, dense = torch.nn.RNN(vocab_size, hiddens), torch.nn.Linear(hiddens, vocab_size)
+    params = list(rnn.parameters()) + list(dense.parameters())
+    optimizer = torch.optim.SGD(params, lr=1.0)
+    data = [(torch.from_numpy(X).long(), torch.from_numpy(Y).long()) for X, Y in batches]
+
+    def epoch():
+        H = None
+        for X, Y in data:
+            H = torch.zeros(1, X.shape[0], hiddens) if H is None else H.detach()
+            out, H = rnn(F.one_hot(X.T, vocab_size).float(), H)
+            loss = F.cross_entropy(dense(out.reshape(-1, hiddens)), Y.T.reshape(-1))
+            optimizer.zero_grad()
+            loss.backward()
+            torch.nn.utils.clip_grad_norm_(params, 1.0)
+            optimizer.step()
+    return epoch
+
+
+def tensorflow_concise(batches, vocab_size, hiddens):
+    import tensorflow as tf
+    rnn = tf.keras.layers.SimpleRNN(hiddens, return_sequences=True, return_state=True)
+    dense = tf.keras.layers.Dense(vocab_size)
+    optimizer = tf.keras.optimizers.SGD(1.0)
+    loss_fn = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    data = [(tf.constant(X), tf.constant(Y)) for X, Y in batches]
+
+    @tf.function
+    def step(X, Y, H):
+        with tf.GradientTape() as tape:
+            out, H = rnn(tf.one_hot(X, vocab_size), initial_state=H)
+            loss = loss_fn(tf.reshape(Y, [-1]), dense(tf.reshape(out, [-1, hiddens])))
+        variables = rnn.trainable_variables + dense.trainable_variables
+        grads, _ = tf.clip_by_global_norm(tape.gradient(loss, variables), 1.0)
+        optimizer.apply_gradients(zip(grads, variables))
+        return H
+
+    def epoch():
+        H = None
+        for X, Y in data:
+            H = tf.zeros((X.shape[0], hiddens)) if H is None else tf.stop_gradient(H)
+            H = step(X, Y, H)
+    return epoch
+
+
+PEERS = {'torch scratch': torch_scratch, 'torch nn.RNN': torch_concise,
+         'tensorflow keras SimpleRNN (tf.function)': tensorflow_concise}
