@@ -73,16 +73,15 @@ class RNNModelScratch:
 
 
 class HybridRNNScratch(nn.HybridBlock):
-    """The scratch RNN's math as a HybridBlock: one graph for the whole unrolled sequence.
+    """The scratch RNN as a HybridBlock: same parameters, same math, one graph per call.
 
-    Parameters and results match :func:`rnn` (same names, shapes and order as
-    :func:`get_params`), but the input projection gathers rows of ``W_xh``
-    instead of multiplying by one-hot vectors, and the output projection is a
-    single matrix product over all steps. The graph is unrolled for the
-    sequence length it sees; a new length rebuilds it (training and prediction
-    each keep a fixed length, so that is rare). For float64, ``cast('float64')``
-    after ``initialize()``: MXNet's ``Normal`` initializer fails on float64
-    parameters in NumPy mode.
+    The parameters are those of :func:`get_params` (``W_xh, W_hh, b_h, W_hq, b_q``,
+    same shapes and layout). The whole recurrence runs as one fused
+    ``npx.rnn`` call in ``rnn_tanh`` mode, fed the transposed weights and a zero
+    second bias, so it computes ``H_t = tanh(X_t W_xh + H_{t-1} W_hh + b_h)``
+    like :func:`rnn`; the output layer is one matrix product over all steps.
+    For float64, ``cast('float64')`` after ``initialize()``: MXNet's ``Normal``
+    initializer fails on float64 parameters in NumPy mode.
     """
 
     param_names = ('W_xh', 'W_hh', 'b_h', 'W_hq', 'b_q')
@@ -91,7 +90,6 @@ class HybridRNNScratch(nn.HybridBlock):
         super().__init__(**kwargs)
         self.vocab_size = check_positive_int('vocab_size', vocab_size)
         self.num_hiddens = check_positive_int('num_hiddens', num_hiddens)
-        self._num_steps = None
         shapes = [(vocab_size, num_hiddens), (num_hiddens, num_hiddens), (num_hiddens,),
                   (num_hiddens, vocab_size), (vocab_size,)]
         with self.name_scope():
@@ -102,22 +100,17 @@ class HybridRNNScratch(nn.HybridBlock):
     def forward(self, X, state):
         check_token_batch(X, self.vocab_size)
         check_state('state', state, X.shape[0], self.num_hiddens)
-        if X.shape[1] != self._num_steps:
-            self._num_steps = X.shape[1]
-            self._clear_cached_op()
         Y, H = super().forward(X, state[0])
         return Y, (H,)
 
     def hybrid_forward(self, F, X, H, W_xh, W_hh, b_h, W_hq, b_q):
-        inputs = F.npx.embedding(F.np.transpose(X), W_xh, input_dim=self.vocab_size,
-                                 output_dim=self.num_hiddens)
-        steps = F.np.split(inputs, self._num_steps, axis=0) if self._num_steps > 1 else [inputs]
-        hiddens = []
-        for step in steps:
-            H = F.np.tanh(F.np.squeeze(step, axis=0) + F.np.dot(H, W_hh) + b_h)
-            hiddens.append(H)
-        hiddens = F.np.concatenate(hiddens, axis=0) if len(hiddens) > 1 else hiddens[0]
-        return F.np.dot(hiddens, W_hq) + b_q, H
+        inputs = F.npx.one_hot(F.np.transpose(X), self.vocab_size, dtype=self.W_hh.dtype)
+        fused = F.np.concatenate([F.np.transpose(W_xh).reshape(-1), F.np.transpose(W_hh).reshape(-1),
+                                  b_h, F.np.zeros_like(b_h)])
+        hiddens, H = F.npx.rnn(inputs, fused, F.np.expand_dims(H, 0), state_size=self.num_hiddens,
+                               num_layers=1, mode='rnn_tanh', state_outputs=True)
+        Y = F.np.dot(hiddens.reshape((-1, self.num_hiddens)), W_hq) + b_q
+        return Y, F.np.squeeze(H, axis=0)
 
     def begin_state(self, batch_size, ctx):
         """Return the initial state for ``batch_size`` sequences on ``ctx``."""
