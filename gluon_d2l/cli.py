@@ -12,7 +12,8 @@ EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
 
 TRAIN_DEFAULTS = dict(model='hybrid', epochs=500, lr=1.0, batch_size=32, num_steps=35, hiddens=512,
-                      random_iter=False, clip=1.0, device='auto', seed=0, max_tokens=10000, corpus=None)
+                      random_iter=False, clip=1.0, device='auto', seed=0, max_tokens=10000, corpus=None,
+                      kvstore='device')
 
 
 class Parser(argparse.ArgumentParser):
@@ -55,6 +56,8 @@ def _add_train(sub):
     p.add_argument('--max-tokens', dest='max_tokens', type=int,
                    help='use only the first N tokens of the corpus; -1 for all (10000, as the seeds)')
     p.add_argument('--corpus', help='train on this UTF-8 text file instead of The Time Machine')
+    p.add_argument('--kvstore', help="'device' (default; one process) or 'dist_sync': one worker of a job "
+                                     "on MXNet's parameter server, started by 'gluon-d2l launch'")
     p.add_argument('--out', default='runs/char-rnn', help='run directory to write (default runs/char-rnn)')
     p.add_argument('--resume', metavar='DIR',
                    help='continue the run in DIR from its last checkpoint (--epochs may raise the total)')
@@ -111,6 +114,28 @@ def _add_bench(sub):
     p.set_defaults(handler=lambda args: __import__('gluon_d2l.bench', fromlist=['run']).run(args))
 
 
+def _add_launch(sub):
+    p = sub.add_parser('launch', help='run a dist_sync job (scheduler, servers, workers) on this machine',
+                       description='Start a scheduler, SERVERS parameter servers and WORKERS workers on the '
+                                   'loopback address, each worker running the gluon-d2l command after "--" '
+                                   '(e.g. "train --kvstore dist_sync ..."). Output is prefixed by role; the '
+                                   'first failure stops every process and gives the exit status.')
+    p.add_argument('-n', '--workers', type=_positive(int), required=True, help='number of workers')
+    p.add_argument('-s', '--servers', type=_positive(int), default=1, help='number of servers (1)')
+    p.add_argument('--timeout', type=_positive(float), default=3600, help='seconds before the job is stopped')
+    p.add_argument('worker_args', nargs=argparse.REMAINDER, help='-- then the gluon-d2l command of each worker')
+    p.set_defaults(handler=_launch)
+
+
+def _launch(args):
+    from . import jobs
+    from .launcher import launch
+    worker_args = args.worker_args[1:] if args.worker_args[:1] == ['--'] else args.worker_args
+    if not worker_args:
+        raise jobs.UsageError('launch: give the workers\' command after "--", e.g. -- train --kvstore dist_sync')
+    return launch(worker_args, args.workers, args.servers, args.timeout)
+
+
 def build_parser():
     """The ``gluon-d2l`` argument parser."""
     parser = Parser(prog='gluon-d2l', description='d2l\'s char-RNN chapter on MXNet Gluon 1.9.1: train, '
@@ -120,6 +145,7 @@ def build_parser():
     _add_predict(sub)
     _add_parity(sub)
     _add_bench(sub)
+    _add_launch(sub)
     return parser
 
 
@@ -127,6 +153,7 @@ def _train_config(args):
     from . import jobs
     if args.resume:
         config, _ = jobs.read_run(args.resume)
+        config = dict(TRAIN_DEFAULTS, **config)
         config['epochs'] = args.epochs or config['epochs']
         return config, pathlib.Path(args.resume)
     out = pathlib.Path(args.out)
@@ -150,6 +177,10 @@ def _train(args):
     if config['model'] == 'scratch' and len(devices) > 1:
         raise jobs.UsageError('--model scratch trains on one device; use --model hybrid or concise '
                               'with several --device entries')
+    if config['kvstore'] not in ('device', 'local') and not config['kvstore'].startswith('dist'):
+        raise jobs.UsageError(f"--kvstore {config['kvstore']!r}: expected device or dist_sync")
+    if config['kvstore'].startswith('dist') and (config['model'] == 'scratch' or args.resume):
+        raise jobs.UsageError('--kvstore dist_sync trains a new hybrid or concise model (no scratch, no --resume)')
     if config['batch_size'] % len(devices):
         raise jobs.UsageError(f'--batch-size {config["batch_size"]} must divide evenly over '
                               f'{len(devices)} devices')

@@ -9,6 +9,7 @@ import math
 import pathlib
 import random
 import sys
+import tempfile
 import time
 
 import mxnet as mx
@@ -18,6 +19,7 @@ from mxnet import gluon
 from . import checkpoints
 from .data import Vocab, load_corpus_time_machine, min_corpus_length, SeqDataLoader
 from .devices import parse_devices
+from .distributed import Cluster
 from .plots import plot_perplexity
 from .rnn import build_model
 from .training import make_updater, predict_ch8, train_epoch_ch8
@@ -103,17 +105,28 @@ def _read_metrics(path, upto):
 
 
 def train(config, out, resume=False, log_every=10, checkpoint_every=1):
-    """Train per ``config`` into run directory ``out``; return the final ``(ppl, speed)``.
+    """Train per ``config`` into run directory ``out``; return ``(net, vocab, devices, ppl, speed)``.
 
     With ``resume`` the newest intact checkpoint in ``out`` is restored first.
     A Ctrl-C keeps the last checkpoint and re-raises ``KeyboardInterrupt``.
+    With ``config['kvstore']`` a distributed kind, this process is one worker of
+    a job (:mod:`gluon_d2l.distributed`) and only rank 0 writes ``out``.
     """
-    out = pathlib.Path(out)
     devices = parse_devices(config['device'])
     seed_everything(config['seed'])
     train_iter, vocab = _load_data(config)
     net = build_model(config['model'], len(vocab), config['hiddens'], devices)
-    updater, trainer = make_updater(net, config['lr'], devices)
+    cluster, discard = None, None
+    if config.get('kvstore', 'device').startswith('dist'):
+        cluster = Cluster(config['kvstore'])
+        trainer = cluster.trainer(net, config['lr'])
+        updater = trainer.update
+        if not cluster.is_writer:
+            discard = tempfile.TemporaryDirectory(prefix='gluon-d2l-worker-')
+            out = discard.name
+    else:
+        updater, trainer = make_updater(net, config['lr'], devices)
+    out = pathlib.Path(out)
     start, metrics = 0, []
     if resume:
         state = checkpoints.load_checkpoint(out, net, trainer)
@@ -131,9 +144,15 @@ def train(config, out, resume=False, log_every=10, checkpoint_every=1):
     ppl = speed = math.nan
     try:
         for epoch in range(start + 1, config['epochs'] + 1):
-            tic = time.perf_counter()
-            ppl, speed = train_epoch_ch8(net, train_iter, loss, updater, devices, config['random_iter'],
-                                         config['clip'])
+            tic, stats = time.perf_counter(), {}
+            if cluster is None:
+                ppl, speed = train_epoch_ch8(net, train_iter, loss, updater, devices, config['random_iter'],
+                                             config['clip'], stats)
+            else:
+                train_epoch_ch8(net, cluster.shard(train_iter), loss, updater, devices, config['random_iter'],
+                                config['clip'], stats, trainer.allreduce_grads, cluster.num_workers)
+                loss_sum, tokens = cluster.job_totals(stats['loss_sum'], stats['num_tokens'])
+                ppl, speed = math.exp(loss_sum / tokens), tokens / (time.perf_counter() - tic)
             row = dict(epoch=epoch, perplexity=ppl, tokens_per_sec=speed, seconds=time.perf_counter() - tic)
             metrics.append(row)
             with open(out / 'metrics.jsonl', 'a') as f:
@@ -147,6 +166,8 @@ def train(config, out, resume=False, log_every=10, checkpoint_every=1):
             plot_perplexity([m['epoch'] for m in metrics], [m['perplexity'] for m in metrics],
                             out / 'perplexity.png', title=f'{config["model"]} RNN')
     checkpoints.save_params(net, out / checkpoints.PARAMS_FILE)
+    if discard is not None:
+        discard.cleanup()
     if metrics:
         ppl, speed = metrics[-1]['perplexity'], metrics[-1]['tokens_per_sec']
     return net, vocab, devices, ppl, speed

@@ -87,7 +87,7 @@ def _split(X, devices):
 
 
 def train_epoch_ch8(net, train_iter, loss, updater, device, use_random_iter, theta=1.0,
-                    stats=None):
+                    stats=None, reduce_gradients=None, num_workers=1):
     """Train ``net`` for one epoch; return ``(perplexity, tokens_per_sec)``.
 
     ``device`` may be one context or a list for data-parallel training: each
@@ -96,7 +96,10 @@ def train_epoch_ch8(net, train_iter, loss, updater, device, use_random_iter, the
     gradient equals that of one context. With sequential partitioning the state
     is detached between minibatches; with random sampling it is re-initialised.
     Steps whose gradient norm is not finite are skipped (no update); a
-    ``stats`` dict, if given, receives ``skipped_steps`` and ``num_tokens``.
+    ``stats`` dict, if given, receives ``skipped_steps``, ``num_tokens`` and
+    ``loss_sum``. For training across processes (:mod:`gluon_d2l.distributed`)
+    each process holds ``1/num_workers`` of every global minibatch and
+    ``reduce_gradients()`` sums the gradients of all workers before clipping.
     """
     devices = _devices(device)
     states, timer = None, Timer()
@@ -107,26 +110,30 @@ def train_epoch_ch8(net, train_iter, loss, updater, device, use_random_iter, the
         else:
             states = [detach_state(s) for s in states]
         Xs, Ys = _split(X, devices), _split(Y, devices)
-        batch_tokens = Y.size
+        batch_tokens = Y.size * num_workers
         with autograd.record():
             losses = []
             for k, (Xk, Yk) in enumerate(zip(Xs, Ys)):
                 y_hat, states[k] = net(Xk, states[k])
                 losses.append(loss(y_hat, Yk.T.reshape(-1)).sum() / batch_tokens)
         autograd.backward(losses)
+        if reduce_gradients is not None:
+            reduce_gradients()
         if math.isfinite(grad_clipping(net, theta)):
             updater(batch_size=1)
         else:
             skipped += 1
         batch_loss = sum(l.as_in_ctx(devices[0]) for l in losses) * batch_tokens
         loss_sum = batch_loss if loss_sum is None else loss_sum + batch_loss
-        num_tokens += batch_tokens
+        num_tokens += Y.size
     if loss_sum is None:
         raise ValueError('train_iter yielded no minibatch: the corpus is shorter than '
                          'one batch_size * num_steps block')
+    seconds = timer.stop()
+    loss_sum = float(loss_sum.item())
     if stats is not None:
-        stats.update(skipped_steps=skipped, num_tokens=num_tokens)
-    return math.exp(float(loss_sum.item()) / num_tokens), num_tokens / timer.stop()
+        stats.update(skipped_steps=skipped, num_tokens=num_tokens, loss_sum=loss_sum)
+    return math.exp(loss_sum / num_tokens), num_tokens / seconds
 
 
 def predict_ch8(prefix, num_preds, net, vocab, device, temperature=None, seed=None):

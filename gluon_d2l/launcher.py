@@ -1,0 +1,117 @@
+"""``gluon-d2l launch``: run a ``dist_sync`` job's scheduler, servers and workers on this machine.
+
+Every process gets the ``DMLC_*`` variables of its role on the loopback address.
+Output is streamed with a role prefix. When a process fails, the job times out,
+or Ctrl-C arrives, every process started here is stopped; the exit status is
+that of the first failure. On a cluster, a scheduler sets the same variables
+per host instead: ``DMLC_ROLE`` (scheduler/server/worker), ``DMLC_PS_ROOT_URI``
+and ``DMLC_PS_ROOT_PORT`` (the scheduler's address), ``DMLC_NUM_SERVER``,
+``DMLC_NUM_WORKER`` and ``DMLC_NODE_HOST`` (this host's address).
+"""
+import os
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+
+LOOPBACK = '127.0.0.1'
+GRACE_SECONDS = 5.0
+
+
+def free_port():
+    """A TCP port on the loopback address that is free right now."""
+    with socket.socket() as s:
+        s.bind((LOOPBACK, 0))
+        return s.getsockname()[1]
+
+
+def role_environment(role, port, num_workers, num_servers):
+    """The environment for one process of the job (``PORT`` removed: ps-lite would take it)."""
+    env = {k: v for k, v in os.environ.items() if k != 'PORT'}
+    env.update(DMLC_ROLE=role, DMLC_PS_ROOT_URI=LOOPBACK, DMLC_PS_ROOT_PORT=str(port),
+               DMLC_NUM_SERVER=str(num_servers), DMLC_NUM_WORKER=str(num_workers), DMLC_NODE_HOST=LOOPBACK,
+               PYTHONUNBUFFERED='1')
+    return env
+
+
+def _stream(name, pipe):
+    for line in pipe:
+        sys.stdout.write(f'[{name}] {line}')
+        sys.stdout.flush()
+
+
+def _status(code):
+    return 128 - code if code < 0 else code
+
+
+class Job:
+    """The processes of one job and the threads streaming their output."""
+
+    def __init__(self, worker_args, num_workers, num_servers):
+        port = free_port()
+        # Importing gluon_d2l (NumPy shim, then mxnet) runs the scheduler/server loop for those roles.
+        serve = [sys.executable, '-c', 'import gluon_d2l']
+        plan = [('scheduler', 'scheduler', serve)]
+        plan += [(f'server {i}', 'server', serve) for i in range(num_servers)]
+        plan += [(f'worker {i}', 'worker', [sys.executable, '-m', 'gluon_d2l', *worker_args])
+                 for i in range(num_workers)]
+        self.procs, self.threads = {}, []
+        for name, role, argv in plan:
+            proc = subprocess.Popen(argv, env=role_environment(role, port, num_workers, num_servers),
+                                    stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                    start_new_session=True)
+            self.procs[name] = proc
+            thread = threading.Thread(target=_stream, args=(name, proc.stdout), daemon=True)
+            thread.start()
+            self.threads.append(thread)
+
+    def workers(self):
+        return {n: p for n, p in self.procs.items() if n.startswith('worker')}
+
+    def first_failure(self):
+        """``(name, status)`` of the first process that exited non-zero, else ``None``."""
+        for name, proc in self.procs.items():
+            if proc.poll() not in (None, 0):
+                return name, _status(proc.returncode)
+        return None
+
+    def stop(self):
+        """Terminate every process group still running, then kill what remains."""
+        for proc in self.procs.values():
+            if proc.poll() is None:
+                os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.time() + GRACE_SECONDS
+        for proc in self.procs.values():
+            try:
+                proc.wait(timeout=max(0.1, deadline - time.time()))
+            except subprocess.TimeoutExpired:
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        for thread in self.threads:
+            thread.join(timeout=1)
+
+
+def launch(worker_args, num_workers, num_servers, timeout):
+    """Run the job; return 0 when every worker succeeds, else the first failing status."""
+    job = Job(worker_args, num_workers, num_servers)
+    deadline = time.time() + timeout
+    try:
+        while True:
+            failure = job.first_failure()
+            if failure is not None:
+                print(f'gluon-d2l launch: {failure[0]} exited with status {failure[1]}; stopping the job',
+                      file=sys.stderr)
+                return failure[1]
+            if all(p.poll() == 0 for p in job.workers().values()):
+                return 0
+            if time.time() > deadline:
+                print(f'gluon-d2l launch: the job ran past --timeout {timeout}s; stopping it', file=sys.stderr)
+                return 124
+            time.sleep(0.05)
+    except KeyboardInterrupt:
+        print('gluon-d2l launch: interrupted; stopping the job', file=sys.stderr)
+        return 130
+    finally:
+        job.stop()
