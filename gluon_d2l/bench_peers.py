@@ -2,23 +2,23 @@
 
 Each factory takes host minibatches ``[(X, Y)]`` and returns a closure that trains
 one epoch (sequential partitioning, state detached, global-norm clipping at 1, SGD lr 1).
+The PyTorch ones take a ``device`` (e.g. ``'cuda'``). This module imports no MXNet.
 """
 
 
-def torch_scratch(batches, vocab_size, hiddens):
+def torch_scratch(batches, vocab_size, hiddens, device='cpu'):
     import torch
     import torch.nn.functional as F
     params = [torch.randn(vocab_size, hiddens) * 0.01, torch.randn(hiddens, hiddens) * 0.01,
               torch.zeros(hiddens), torch.randn(hiddens, vocab_size) * 0.01, torch.zeros(vocab_size)]
-    for p in params:
-        p.requires_grad_(True)
-    data = [(torch.from_numpy(X).long(), torch.from_numpy(Y).long()) for X, Y in batches]
+    params = [p.to(device).requires_grad_(True) for p in params]
+    data = [(torch.from_numpy(X).long().to(device), torch.from_numpy(Y).long().to(device)) for X, Y in batches]
 
     def epoch():
         W_xh, W_hh, b_h, W_hq, b_q = params
         H = None
         for X, Y in data:
-            H = torch.zeros(X.shape[0], hiddens) if H is None else H.detach()
+            H = torch.zeros(X.shape[0], hiddens, device=device) if H is None else H.detach()
             outputs = []
             for x in F.one_hot(X.T, vocab_size).float():
                 H = torch.tanh(x @ W_xh + H @ W_hh + b_h)
@@ -34,18 +34,18 @@ def torch_scratch(batches, vocab_size, hiddens):
     return epoch
 
 
-def torch_concise(batches, vocab_size, hiddens):
+def torch_concise(batches, vocab_size, hiddens, device='cpu'):
     import torch
     import torch.nn.functional as F
-    rnn, dense = torch.nn.RNN(vocab_size, hiddens), torch.nn.Linear(hiddens, vocab_size)
+    rnn, dense = torch.nn.RNN(vocab_size, hiddens).to(device), torch.nn.Linear(hiddens, vocab_size).to(device)
     params = list(rnn.parameters()) + list(dense.parameters())
     optimizer = torch.optim.SGD(params, lr=1.0)
-    data = [(torch.from_numpy(X).long(), torch.from_numpy(Y).long()) for X, Y in batches]
+    data = [(torch.from_numpy(X).long().to(device), torch.from_numpy(Y).long().to(device)) for X, Y in batches]
 
     def epoch():
         H = None
         for X, Y in data:
-            H = torch.zeros(1, X.shape[0], hiddens) if H is None else H.detach()
+            H = torch.zeros(1, X.shape[0], hiddens, device=device) if H is None else H.detach()
             out, H = rnn(F.one_hot(X.T, vocab_size).float(), H)
             loss = F.cross_entropy(dense(out.reshape(-1, hiddens)), Y.T.reshape(-1))
             optimizer.zero_grad()
