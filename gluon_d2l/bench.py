@@ -4,17 +4,24 @@ Each variant runs the seeds' workload (vocab 28, batch 32, 35 steps, 512 hiddens
 SGD lr 1, global-norm clipping at 1) over the same minibatches: a warm-up epoch,
 then timed ones. Peers (PyTorch, TensorFlow) are measured if installed. The
 float32 GEMM rate measured here gives a roofline: a training step costs about
-three times the forward FLOPs, ``2 * (H*H + H*V)`` per token.
+three times the forward FLOPs, ``2 * (H*H + H*V)`` per token. MXNet variants run
+in this process, each peer framework in a child process of its own: measured here,
+importing PyTorch and TensorFlow into MXNet's process cut MXNet's throughput by a
+third (their thread pools compete for the two cores).
 """
 import json
 import math
 import os
+import subprocess
+import sys
+import tempfile
 import time
 
 import mxnet as mx
 import numpy as onp
 from mxnet import autograd, gluon
 
+from . import bench_peers
 from .data import load_data_time_machine
 from .rnn import build_model
 from .training import make_updater, train_epoch_ch8
@@ -68,40 +75,45 @@ def mxnet_variants(batches, vocab_size, hiddens):
     return variants
 
 
-def peer_variants(batches, vocab_size, hiddens):
-    """Training-epoch closures for the installed PyTorch / TensorFlow references."""
-    from . import bench_peers
-    host = [(X.asnumpy(), Y.asnumpy()) for X, Y in batches]
-    variants = {}
-    for name, factory in bench_peers.PEERS.items():
-        try:
-            variants[name] = factory(host, vocab_size, hiddens)
-        except ImportError:
-            continue
-    return variants
+def peer_speeds(batches, vocab_size, hiddens, epochs):
+    """``{variant: tokens/s}`` of the PyTorch and TensorFlow references, one child process per framework.
+
+    A framework that is not installed is left out, with a note on stderr.
+    """
+    speeds = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        batches_file = os.path.join(tmp, 'batches.npz')
+        onp.savez(batches_file, X=onp.stack([X.asnumpy() for X, _ in batches]),
+                  Y=onp.stack([Y.asnumpy() for _, Y in batches]))
+        for framework in bench_peers.PEERS:
+            done = subprocess.run([sys.executable, bench_peers.__file__, framework, batches_file, str(vocab_size),
+                                   str(hiddens), str(epochs)], capture_output=True, text=True,
+                                  env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2'))
+            if done.returncode:
+                print(f'bench: {framework} not measured: {done.stderr.strip().splitlines()[-1]}', file=sys.stderr)
+                continue
+            speeds.update(json.loads(done.stdout.strip().splitlines()[-1]))
+    return speeds
 
 
 def measure(epochs=3, hiddens=512, batch_size=32, num_steps=35, max_tokens=10000, peers=True):
-    """Run every variant in this process; return the result rows and the roofline."""
+    """Run every variant in one command; return the result rows and the roofline.
+
+    MXNet variants run in this process; each peer framework in a child process.
+    """
     train_iter, vocab = load_data_time_machine(batch_size, num_steps, max_tokens=max_tokens)
     batches = list(train_iter)
     tokens = sum(Y.size for _, Y in batches)
-    variants = mxnet_variants(batches, len(vocab), hiddens)
-    if peers:
-        variants.update(peer_variants(batches, len(vocab), hiddens))
     flops_per_token = 3 * 2 * (hiddens * hiddens + hiddens * len(vocab))
     gflops = gemm_gflops(hiddens)
     roofline = gflops * 1e9 / flops_per_token
     rows = []
-    for name, run_epoch in variants.items():
-        run_epoch()
-        mx.nd.waitall()
-        tic = time.perf_counter()
-        for _ in range(epochs):
-            run_epoch()
-        mx.nd.waitall()
-        speed = tokens * epochs / (time.perf_counter() - tic)
+    for name, run_epoch in mxnet_variants(batches, len(vocab), hiddens).items():
+        speed = bench_peers.time_epochs(run_epoch, epochs, tokens, sync=mx.nd.waitall)
         rows.append(dict(variant=name, tokens_per_sec=speed, rss_mib=_rss_mib()))
+    if peers:
+        rows += [dict(variant=name, tokens_per_sec=speed, rss_mib=float('nan'))
+                 for name, speed in peer_speeds(batches, len(vocab), hiddens, epochs).items()]
     best_peer = max((r['tokens_per_sec'] for r in rows if not r['variant'].startswith(('gluon_d2l', 'mxnet'))),
                     default=float('nan'))
     seed = next(r['tokens_per_sec'] for r in rows if r['variant'].startswith('mxnet seed'))
@@ -114,7 +126,8 @@ def measure(epochs=3, hiddens=512, batch_size=32, num_steps=35, max_tokens=10000
 
 def markdown_table(rows):
     """The results as a Markdown table."""
-    lines = ['| variant | tokens/s | × seed | × best peer | of roofline | RSS MiB |', '|---|---|---|---|---|---|']
+    lines = ['| variant | tokens/s | × seed | × best peer | of roofline | RSS MiB (MXNet process) |',
+             '|---|---|---|---|---|---|']
     for r in rows:
         lines.append(f"| {r['variant']} | {r['tokens_per_sec']:.0f} | {r['vs_seed']:.2f} | "
                      f"{r['vs_best_peer']:.2f} | {r['vs_roofline']:.2f} | {r['rss_mib']:.0f} |")

@@ -2,8 +2,13 @@
 
 Each factory takes host minibatches ``[(X, Y)]`` and returns a closure that trains
 one epoch (sequential partitioning, state detached, global-norm clipping at 1, SGD lr 1).
-The PyTorch ones take a ``device`` (e.g. ``'cuda'``). This module imports no MXNet.
+The PyTorch ones take a ``device`` (e.g. ``'cuda'``). This module imports no MXNet:
+``gluon-d2l bench`` runs it as a script, one process per framework, so that no two
+frameworks' thread pools compete inside one process.
 """
+import json
+import sys
+import time
 
 
 def torch_scratch(batches, vocab_size, hiddens, device='cpu'):
@@ -81,5 +86,31 @@ def tensorflow_concise(batches, vocab_size, hiddens):
     return epoch
 
 
-PEERS = {'torch scratch': torch_scratch, 'torch nn.RNN': torch_concise,
-         'tensorflow keras SimpleRNN (tf.function)': tensorflow_concise}
+PEERS = {'torch': {'torch scratch': torch_scratch, 'torch nn.RNN': torch_concise},
+         'tensorflow': {'tensorflow keras SimpleRNN (tf.function)': tensorflow_concise}}
+
+
+def time_epochs(run_epoch, epochs, tokens, sync=lambda: None):
+    """Tokens/s over ``epochs`` epochs after one warm-up epoch."""
+    run_epoch()
+    sync()
+    tic = time.perf_counter()
+    for _ in range(epochs):
+        run_epoch()
+    sync()
+    return tokens * epochs / (time.perf_counter() - tic)
+
+
+def main(framework, batches_file, vocab_size, hiddens, epochs):
+    """Measure one framework's variants; print ``{variant: tokens_per_sec}`` as JSON."""
+    import numpy as np
+    with np.load(batches_file, allow_pickle=False) as saved:
+        batches = list(zip(saved['X'], saved['Y']))
+    tokens = sum(Y.size for _, Y in batches)
+    results = {name: time_epochs(factory(batches, vocab_size, hiddens), epochs, tokens)
+               for name, factory in PEERS[framework].items()}
+    print(json.dumps(results))
+
+
+if __name__ == '__main__':
+    main(sys.argv[1], sys.argv[2], *map(int, sys.argv[3:6]))
