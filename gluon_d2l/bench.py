@@ -124,6 +124,25 @@ def measure(epochs=3, hiddens=512, batch_size=32, num_steps=35, max_tokens=10000
                       batch_size=batch_size, num_steps=num_steps, epochs=epochs)
 
 
+SWEEP = [dict(hiddens=h) for h in (128, 256, 512, 1024)] + [dict(batch_size=b) for b in (64, 128, 256)] \
+    + [dict(num_steps=t) for t in (70, 140)]
+
+
+def sweep(epochs=2, model='hybrid'):
+    """Tokens/s and RSS of one model as hiddens, batch size and steps vary from the seeds' setting."""
+    rows = []
+    for change in [{}] + SWEEP:
+        setting = dict(dict(hiddens=512, batch_size=32, num_steps=35), **change)
+        train_iter, vocab = load_data_time_machine(setting['batch_size'], setting['num_steps'], max_tokens=20000)
+        batches = list(train_iter)
+        run_epoch = mxnet_variants(batches, len(vocab), setting['hiddens'])[f'gluon_d2l {model}']
+        speed = bench_peers.time_epochs(run_epoch, epochs, sum(Y.size for _, Y in batches), sync=mx.nd.waitall)
+        rows.append(dict(setting, tokens_per_sec=speed, rss_mib=_rss_mib()))
+        print(f"hiddens {setting['hiddens']:5d}  batch {setting['batch_size']:4d}  steps {setting['num_steps']:4d}: "
+              f"{speed:9.0f} tokens/s  RSS {rows[-1]['rss_mib']:.0f} MiB", flush=True)
+    return rows
+
+
 def markdown_table(rows):
     """The results as a Markdown table."""
     lines = ['| variant | tokens/s | × seed | × best peer | of roofline | RSS MiB (MXNet process) |',
@@ -137,11 +156,13 @@ def markdown_table(rows):
 def bar_chart(rows, meta, path):
     """Save a horizontal bar chart of tokens/s, with the roofline as a line."""
     import matplotlib
+    import matplotlib.ticker
     matplotlib.use('Agg')
     from matplotlib import pyplot as plt
     fig, ax = plt.subplots(figsize=(7, 0.45 * len(rows) + 1.2))
     ax.barh([r['variant'] for r in rows], [r['tokens_per_sec'] for r in rows], color='tab:blue')
     ax.axvline(meta['roofline_tokens_per_sec'], color='tab:red', linestyle='--', label='GEMM roofline')
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, _: f'{x / 1000:.0f}k'))
     ax.set_xlabel('tokens/s (training)')
     ax.invert_yaxis()
     ax.legend()
@@ -152,6 +173,12 @@ def bar_chart(rows, meta, path):
 
 def run(args):
     """The ``bench`` subcommand: print the table, optionally write JSON and a PNG."""
+    if args.sweep:
+        rows = sweep()
+        if args.json:
+            with open(args.json, 'w') as f:
+                json.dump(rows, f, indent=2)
+        return 0
     rows, meta = measure(epochs=args.epochs, hiddens=args.hiddens, batch_size=args.batch_size,
                          num_steps=args.num_steps, peers=not args.no_peers)
     print(f"float32 GEMM {meta['gemm_gflops']:.1f} GFLOP/s -> roofline "

@@ -109,6 +109,8 @@ def _add_bench(sub):
     p.add_argument('--batch-size', dest='batch_size', type=_positive(int), default=32, help='batch size (32)')
     p.add_argument('--num-steps', dest='num_steps', type=_positive(int), default=35, help='time steps (35)')
     p.add_argument('--no-peers', dest='no_peers', action='store_true', help='skip PyTorch/TensorFlow')
+    p.add_argument('--sweep', action='store_true',
+                   help='instead: tokens/s and RSS of the hybrid model vs hiddens, batch size and steps')
     p.add_argument('--json', help='write the results as JSON here')
     p.add_argument('--png', help='write a bar chart here')
     p.set_defaults(handler=lambda args: __import__('gluon_d2l.bench', fromlist=['run']).run(args))

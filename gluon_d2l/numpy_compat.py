@@ -12,6 +12,7 @@ thin wrappers that call today's NumPy function: an ``mx.np`` array passed to, sa
 :func:`restored_names` lists what was added (audit it with
 ``python -c "import gluon_d2l.numpy_compat as c; print(c.restored_names())"``).
 """
+import math
 import types
 import warnings
 
@@ -41,23 +42,23 @@ def _financial(name):
     return stub
 
 
-#: name -> stand-in, for every removed NumPy name MXNet 1.9.1 uses (where it uses it).
+#: name -> stand-in, for every removed NumPy name MXNet 1.9.1 uses (the comments say where).
 REPLACEMENTS = {
-    # NumPy 1.24 removed the aliases of builtins (2.0 brought back ``bool`` as ``bool_``)
-    'bool': bool,                       # mx.np dtypes, mx.test_utils
-    'int': int,                         # mx.test_utils.verify_generator
-    # NumPy 2.0 removed these constants                 # mxnet/numpy/utils.py, at import
-    'PZERO': 0.0, 'NZERO': -0.0, 'PINF': float('inf'), 'NINF': -float('inf'),
-    'NAN': float('nan'), 'NaN': float('nan'),
-    'Inf': float('inf'),                # gluon.contrib.estimator event handlers
-    # ... and these functions         # the __array_function__ table / mx.np fallbacks, at import
-    'sometrue': _calls('any'), 'alltrue': _calls('all'), 'product': _calls('prod'),
-    'round_': _calls('round'), 'msort': _calls('sort', axis=0),
-    'compat': types.SimpleNamespace(basestring=str),   # mx.np.pad
-    # NumPy 2.4 removed these (deprecated in 2.0)       # mx.np fallbacks, at import
-    'in1d': _in1d, 'trapz': _calls('trapezoid'),
-    # NumPy 1.20 made the financial functions raising stubs; 2.0 removed the stubs
-    **{name: _financial(name) for name in ('mirr', 'npv', 'pmt', 'ppmt', 'pv', 'rate')},
+    # removed in NumPy 1.24: the aliases of builtins (2.0 brought ``bool`` back, as ``bool_``)
+    'bool': bool,                                       # mx.np dtypes, mx.test_utils
+    'int': int,                                         # mx.test_utils.verify_generator
+    # removed in NumPy 2.0
+    'PZERO': 0.0, 'NZERO': -0.0, 'PINF': math.inf, 'NINF': -math.inf,   # mxnet.numpy, at import
+    'NAN': math.nan, 'NaN': math.nan,                   # mxnet.numpy, at import
+    'Inf': math.inf,                                    # gluon.contrib.estimator
+    'sometrue': _calls('any'), 'product': _calls('prod'),  # MXNet's __array_function__ table,
+    'round_': _calls('round'),                          # at import
+    'alltrue': _calls('all'), 'msort': _calls('sort', axis=0),          # mx.np fallbacks, at import
+    'compat': types.SimpleNamespace(basestring=str),    # mx.np.pad (numpy.compat: no longer loaded)
+    # removed in NumPy 2.4 (deprecated in 2.0)
+    'in1d': _in1d, 'trapz': _calls('trapezoid'),        # mx.np fallbacks, at import
+    # NumPy 1.20 made the financial functions stubs that raise; 2.0 removed the stubs
+    **{name: _financial(name) for name in ('mirr', 'npv', 'pmt', 'ppmt', 'pv', 'rate')},  # mx.np fallbacks
 }
 for _name, _value in REPLACEMENTS.items():
     if isinstance(_value, types.FunctionType):
