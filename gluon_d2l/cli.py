@@ -82,22 +82,13 @@ def _add_predict(sub):
     p.set_defaults(handler=_predict)
 
 
-PARITY_DESCRIPTION = ('Run every parity case with the same weights and inputs through MXNet and the '
-                      'reference frameworks (PyTorch, TensorFlow, JAX) and report the errors.')
-
-
 def _add_parity(sub):
-    p = sub.add_parser('parity', add_help=False, help='check MXNet against PyTorch/TensorFlow/JAX references',
-                       description=PARITY_DESCRIPTION)
-    p.add_argument('parity_args', nargs=argparse.REMAINDER)
-    p.set_defaults(handler=_parity)
-
-
-def _parity(args):
     from parity import cli as parity_cli
-    parser = Parser(prog='gluon-d2l parity', description=PARITY_DESCRIPTION)
-    parity_cli.add_arguments(parser)
-    return parity_cli.run(parser.parse_args(args.parity_args))
+    p = sub.add_parser('parity', help='check MXNet against PyTorch/TensorFlow/JAX references',
+                       description='Run every parity case with the same weights and inputs through MXNet and '
+                                   'the reference frameworks (PyTorch, TensorFlow, JAX) and report the errors.')
+    parity_cli.add_arguments(p)
+    p.set_defaults(handler=parity_cli.run)
 
 
 def _add_bench(sub):
