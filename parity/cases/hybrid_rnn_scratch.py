@@ -1,4 +1,4 @@
-"""HybridRNNScratch, hybridized (embedding lookup, one graph): the references of rnn_scratch."""
+"""HybridRNNScratch, hybridized (one fused npx.rnn call): the references of rnn_scratch."""
 from ._rnn import NAMES, ordered
 from .rnn_scratch import TOLERANCE, inputs, jax, tensorflow, torch  # noqa: F401
 
