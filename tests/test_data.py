@@ -11,6 +11,22 @@ import gluon_d2l as d2l
 from gluon_d2l import data
 
 
+class FakeResponse:
+    """What ``urllib.request.urlopen`` returns, holding ``payload``."""
+
+    def __init__(self, payload):
+        self.payload = payload
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        return False
+
+    def read(self):
+        return self.payload
+
+
 def test_real_corpus_has_the_published_checksum_and_d2l_statistics(corpus_dir):
     assert data.sha1_of(corpus_dir / 'timemachine.txt') == d2l.TIME_MACHINE_SHA1
     lines = d2l.read_time_machine()
@@ -48,19 +64,9 @@ def test_lookup_goes_env_then_cache_then_download(tmp_path, monkeypatch, corpus_
     payload = (corpus_dir / 'timemachine.txt').read_bytes()
     calls = []
 
-    class Response:
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            return False
-
-        def read(self):
-            return payload
-
     def fake_urlopen(url, timeout):
         calls.append(url)
-        return Response()
+        return FakeResponse(payload)
 
     monkeypatch.setattr(urllib.request, 'urlopen', fake_urlopen)
     found = data.find_time_machine()
@@ -161,17 +167,7 @@ def test_an_empty_corpus_is_an_error(tmp_path):
 
 
 def test_download_refuses_a_payload_with_the_wrong_checksum(tmp_path, monkeypatch):
-    class Response:
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            return False
-
-        def read(self):
-            return b'not the book'
-
-    monkeypatch.setattr(urllib.request, 'urlopen', lambda url, timeout: Response())
+    monkeypatch.setattr(urllib.request, 'urlopen', lambda url, timeout: FakeResponse(b'not the book'))
     with pytest.raises(ValueError, match=hashlib.sha1(b'not the book').hexdigest()):
         data.download_time_machine(tmp_path)
     assert not (tmp_path / 'timemachine.txt').exists()

@@ -38,7 +38,8 @@ def torch(d2l, **arrays):
     return out
 
 
-def tensorflow(d2l, **arrays):
+def functional(d2l, **arrays):
+    """TensorFlow and JAX clip a list of gradients and return it with the norm."""
     _, grads = split(arrays)
     out = {}
     for theta in (1, 100):
@@ -47,10 +48,4 @@ def tensorflow(d2l, **arrays):
     return out
 
 
-def jax(d2l, **arrays):
-    _, grads = split(arrays)
-    out = {}
-    for theta in (1, 100):
-        clipped, norm = d2l.grad_clipping([d2l.tensor(g) for g in grads], theta)
-        out[f'theta={theta}'] = {'norm': norm, 'grad': dict(zip(NAMES, clipped))}
-    return out
+tensorflow = jax = functional
