@@ -76,9 +76,11 @@ def mxnet_variants(batches, vocab_size, hiddens):
 
 
 def peer_speeds(batches, vocab_size, hiddens, epochs):
-    """``{variant: tokens/s}`` of the PyTorch and TensorFlow references, one child process per framework.
+    """``{variant: tokens/s}`` of the PyTorch, TensorFlow and JAX references, one child process each.
 
-    A framework that is not installed is left out, with a note on stderr.
+    ``$GLUON_D2L_BENCH_PYTHON_JAX`` (likewise ``_TORCH``, ``_TENSORFLOW``) names another Python for a
+    framework, e.g. one with JAX and NumPy 2 that MXNet's environment cannot hold. A framework that is
+    not installed is left out, with a note on stderr.
     """
     speeds = {}
     with tempfile.TemporaryDirectory() as tmp:
@@ -86,7 +88,8 @@ def peer_speeds(batches, vocab_size, hiddens, epochs):
         onp.savez(batches_file, X=onp.stack([X.asnumpy() for X, _ in batches]),
                   Y=onp.stack([Y.asnumpy() for _, Y in batches]))
         for framework in bench_peers.PEERS:
-            done = subprocess.run([sys.executable, bench_peers.__file__, framework, batches_file, str(vocab_size),
+            python = os.environ.get(f'GLUON_D2L_BENCH_PYTHON_{framework.upper()}', sys.executable)
+            done = subprocess.run([python, bench_peers.__file__, framework, batches_file, str(vocab_size),
                                    str(hiddens), str(epochs)], capture_output=True, text=True,
                                   env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2'))
             if done.returncode:

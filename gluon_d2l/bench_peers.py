@@ -86,8 +86,47 @@ def tensorflow_concise(batches, vocab_size, hiddens):
     return epoch
 
 
+def jax_scratch(batches, vocab_size, hiddens):
+    """The scratch RNN in JAX: one jitted step (``lax.scan`` over time, grad, global-norm clip, SGD)."""
+    import jax
+    import jax.numpy as jnp
+    keys = jax.random.split(jax.random.PRNGKey(0), 3)
+    params = [jax.random.normal(keys[0], (vocab_size, hiddens)) * 0.01,
+              jax.random.normal(keys[1], (hiddens, hiddens)) * 0.01, jnp.zeros(hiddens),
+              jax.random.normal(keys[2], (hiddens, vocab_size)) * 0.01, jnp.zeros(vocab_size)]
+    data = [(jnp.asarray(X), jnp.asarray(Y)) for X, Y in batches]
+
+    def loss_fn(params, X, Y, H):
+        W_xh, W_hh, b_h, W_hq, b_q = params
+
+        def step(H, x):
+            H = jnp.tanh(x @ W_xh + H @ W_hh + b_h)
+            return H, H @ W_hq + b_q
+        H, outputs = jax.lax.scan(step, H, jax.nn.one_hot(X.T, vocab_size))
+        logits = outputs.reshape(-1, vocab_size)
+        labels = Y.T.reshape(-1)
+        return -jnp.mean(jax.nn.log_softmax(logits)[jnp.arange(labels.size), labels]), H
+
+    @jax.jit
+    def train_step(params, X, Y, H):
+        (_, H), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, X, Y, H)
+        norm = jnp.sqrt(sum(jnp.sum(g * g) for g in grads))
+        scale = jnp.minimum(1.0, 1.0 / norm)
+        return [p - g * scale for p, g in zip(params, grads)], jax.lax.stop_gradient(H)
+
+    def epoch():
+        nonlocal params
+        H = None
+        for X, Y in data:
+            H = jnp.zeros((X.shape[0], hiddens)) if H is None else H
+            params, H = train_step(params, X, Y, H)
+        H.block_until_ready()
+    return epoch
+
+
 PEERS = {'torch': {'torch scratch': torch_scratch, 'torch nn.RNN': torch_concise},
-         'tensorflow': {'tensorflow keras SimpleRNN (tf.function)': tensorflow_concise}}
+         'tensorflow': {'tensorflow keras SimpleRNN (tf.function)': tensorflow_concise},
+         'jax': {'jax scratch (jit, lax.scan)': jax_scratch}}
 
 
 def time_epochs(run_epoch, epochs, tokens, sync=lambda: None):

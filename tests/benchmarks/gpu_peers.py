@@ -1,6 +1,6 @@
-"""PyTorch reference throughput on a CUDA machine that has no MXNet (TF32 off).
+"""PyTorch and JAX reference throughput on a CUDA machine that has no MXNet (TF32 off).
 
-Run from the repository root: ``python tests/benchmarks/gpu_torch_peers.py``. It loads
+Run from the repository root: ``python tests/benchmarks/gpu_peers.py``. It loads
 ``gluon_d2l/bench_peers.py`` by path (importing ``gluon_d2l`` would import MXNet) and uses
 random token ids with the seeds' shapes, since the corpus's content does not change the cost.
 """
@@ -8,6 +8,7 @@ import importlib.util
 import json
 import time
 
+import jax
 import numpy as np
 import torch
 
@@ -34,4 +35,8 @@ for dev in ['cuda', 'cpu']:
             run()
         torch.cuda.synchronize()
         out[f'{name} on {dev}'] = tokens * 5 / (time.perf_counter() - tic)
-print(json.dumps(out, indent=1), torch.__version__, torch.cuda.get_device_name(0))
+jax.config.update('jax_default_matmul_precision', 'highest')
+for dev in ['gpu', 'cpu']:
+    with jax.default_device(jax.devices(dev)[0]):
+        out[f'jax scratch (jit, lax.scan) on {dev}'] = peers.time_epochs(peers.jax_scratch(batches, 28, 512), 5, tokens)
+print(json.dumps(out, indent=1), 'torch', torch.__version__, 'jax', jax.__version__, torch.cuda.get_device_name(0))
