@@ -2,10 +2,17 @@
 
 Every worker reads the same global minibatches and keeps the rows of its rank
 (``batch_size / num_workers`` each), so sequential partitioning still carries each
-row's state from one minibatch to the next. ``gluon.Trainer`` sums the gradients
-of all workers through the KVStore (``allreduce_grads``) *before* clipping, so the
-clipping norm is that of the aggregated gradient, then updates every worker's
-copy alike. Perplexity and tokens/s are summed over the whole job.
+row's state from one minibatch to the next. Before training every worker takes
+rank 0's parameters; at each step the gradients of all workers are summed through
+the KVStore *before* clipping, so the clipping norm is that of the aggregated
+gradient, and a local ``gluon.Trainer`` updates every worker's copy alike.
+Perplexity and tokens/s are summed over the whole job.
+
+Why not ``gluon.Trainer(kvstore=dist_sync)``: its KVStore set-up, run lazily at the
+first step, pulls the initial parameters and pushes the first gradients on the
+same key with nothing ordering the two; measured here, about one run in four a
+worker started from the summed gradient instead of the weights. Broadcasting
+first, and waiting for it, removes that race.
 """
 import mxnet as mx
 from mxnet import gluon
@@ -43,10 +50,26 @@ class Cluster:
             yield X[part], Y[part]
 
     def trainer(self, net, lr):
-        """An SGD Trainer whose gradients are reduced through this job's KVStore."""
+        """A local SGD Trainer; the gradients it applies are those summed by :meth:`gradient_reducer`."""
         lr = check_positive_number('lr', lr)
-        return gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': lr}, kvstore=self.kvstore,
-                             update_on_kvstore=False)
+        return gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': lr}, kvstore=None)
+
+    def broadcast(self, net):
+        """Give every worker rank 0's parameters; return once they have arrived."""
+        for key, param in enumerate(net.collect_params().values()):
+            self.kvstore.init(key, param.list_data()[0])
+            self.kvstore.pull(key, out=param.list_data())
+        mx.nd.waitall()
+
+    def gradient_reducer(self, net):
+        """A callable summing each gradient over this worker's devices and all workers, in place."""
+        params = list(net.collect_params().values())
+
+        def reduce_gradients():
+            for key, param in enumerate(params):
+                grads = param.list_grad()
+                self.kvstore.pushpull(key, grads, out=grads, priority=-key)
+        return reduce_gradients
 
     def job_totals(self, loss_sum, num_tokens):
         """Sum ``loss_sum`` and ``num_tokens`` over all workers (a synchronous push, then a pull)."""

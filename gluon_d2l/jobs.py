@@ -121,6 +121,7 @@ def train(config, out, resume=False, log_every=10, checkpoint_every=1):
         cluster = Cluster(config['kvstore'])
         trainer = cluster.trainer(net, config['lr'])
         updater = trainer.update
+        cluster.broadcast(net)
         if not cluster.is_writer:
             discard = tempfile.TemporaryDirectory(prefix='gluon-d2l-worker-')
             out = discard.name
@@ -150,7 +151,7 @@ def train(config, out, resume=False, log_every=10, checkpoint_every=1):
                                              config['clip'], stats)
             else:
                 train_epoch_ch8(net, cluster.shard(train_iter), loss, updater, devices, config['random_iter'],
-                                config['clip'], stats, trainer.allreduce_grads, cluster.num_workers)
+                                config['clip'], stats, cluster.gradient_reducer(net), cluster.num_workers)
                 loss_sum, tokens = cluster.job_totals(stats['loss_sum'], stats['num_tokens'])
                 ppl, speed = math.exp(loss_sum / tokens), tokens / (time.perf_counter() - tic)
             row = dict(epoch=epoch, perplexity=ppl, tokens_per_sec=speed, seconds=time.perf_counter() - tic)

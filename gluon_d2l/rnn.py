@@ -160,7 +160,7 @@ def build_model(kind, vocab_size, num_hiddens, devices):
         net = HybridRNNScratch(vocab_size, num_hiddens)
     elif kind == 'concise':
         from mxnet.gluon import rnn as gluon_rnn
-        net = RNNModel(gluon_rnn.RNN(num_hiddens), vocab_size)
+        net = RNNModel(gluon_rnn.RNN(num_hiddens, input_size=vocab_size), vocab_size)
     else:
         raise ValueError(f'model must be one of {", ".join(MODEL_KINDS)}, got {kind!r}')
     net.initialize(init.Normal(0.01), ctx=devices)

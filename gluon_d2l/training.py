@@ -86,7 +86,8 @@ def _split(X, devices):
         return [X.as_in_ctx(devices[0])]
     if X.shape[0] % len(devices):
         raise ValueError(f'batch_size {X.shape[0]} is not divisible by the {len(devices)} devices')
-    return gluon.utils.split_and_load(X, devices, batch_axis=0, even_split=True)
+    # Not gluon.utils.split_and_load: under NumPy 2 it hands MXNet a NumPy integer it cannot parse.
+    return [part.as_in_ctx(d) for part, d in zip(np.split(X, len(devices), axis=0), devices)]
 
 
 def train_epoch_ch8(net, train_iter, loss, updater, device, use_random_iter, theta=1.0,
