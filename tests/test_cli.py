@@ -70,6 +70,11 @@ def _wait_for_epochs(path, n, proc, limit=120):
     raise AssertionError(f'training did not reach epoch {n}')
 
 
+def _default_ctrl_c():
+    """A shell starts background jobs with SIGINT ignored and Python keeps that; restore what a terminal gives."""
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 def test_resume_after_ctrl_c_matches_an_uninterrupted_run(tmp_path):
     args = ['--epochs', '6', '--hiddens', '256', '--max-tokens', '6000', '--seed', '3']
     whole = gluon_d2l('train', '--out', str(tmp_path / 'whole'), *args)
@@ -77,7 +82,7 @@ def test_resume_after_ctrl_c_matches_an_uninterrupted_run(tmp_path):
 
     cut = tmp_path / 'cut'
     proc = subprocess.Popen([sys.executable, '-m', 'gluon_d2l', 'train', '--out', str(cut), *args],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, preexec_fn=_default_ctrl_c)
     _wait_for_epochs(cut / 'metrics.jsonl', 2, proc)
     proc.send_signal(signal.SIGINT)
     _, stderr = proc.communicate(timeout=120)

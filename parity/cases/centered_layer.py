@@ -12,6 +12,11 @@ def mxnet(d2l, X, W, b, G):
     net = d2l.gluon.nn.Sequential()
     net.add(d2l.gluon.nn.Dense(128, in_units=8), d2l.CenteredLayer())
     d2l.load(net, [W, b])
+    return mxnet_outputs(d2l, net, X, G)
+
+
+def mxnet_outputs(d2l, net, X, G):
+    """Outputs of ``net`` (weights loaded) and the gradients of ``sum(G * net(X))``."""
     X = d2l.tensor(X)
     X.attach_grad()
     with d2l.autograd.record():
