@@ -1,4 +1,4 @@
-"""The ``gluon-d2l`` command line: ``train``, ``predict`` and ``parity``.
+"""The ``gluon-d2l`` command line: ``train``, ``predict``, ``parity``, ``bench`` and ``launch``.
 
 Bad input ends with one line, ``gluon-d2l: error: ...`` naming the option, and
 exit status 2; an interrupted ``train`` keeps its last checkpoint and says how
