@@ -23,7 +23,7 @@ from mxnet import autograd, gluon
 
 from . import bench_peers
 from .data import load_data_time_machine
-from .rnn import build_model
+from .models import build_model
 from .training import make_updater, train_epoch_ch8
 
 

@@ -41,7 +41,7 @@ def named_arrays(net):
     """``{name: Parameter or array}`` of a model, with names that do not depend on instance counters."""
     if isinstance(net, gluon.Block):
         return {name[len(net.prefix):]: p for name, p in net.collect_params().items()}
-    from .rnn import HybridRNNScratch
+    from .models import HybridRNNScratch
     return dict(zip(HybridRNNScratch.param_names, net.params))
 
 

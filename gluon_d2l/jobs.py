@@ -21,7 +21,7 @@ from .data import Vocab, load_corpus_time_machine, min_corpus_length, SeqDataLoa
 from .devices import parse_devices
 from .distributed import Cluster
 from .plots import plot_perplexity
-from .rnn import build_model
+from .models import build_model
 from .training import make_updater, predict_ch8, train_epoch_ch8
 
 PREDICTION_PREFIXES = ('time traveller', 'traveller')

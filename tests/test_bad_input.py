@@ -6,7 +6,7 @@ from mxnet import gluon, np
 
 import gluon_d2l as d2l
 from gluon_d2l import checkpoints, devices
-from gluon_d2l.rnn import build_model
+from gluon_d2l.models import build_model
 
 
 def scratch(vocab=5, hiddens=4):

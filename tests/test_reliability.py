@@ -15,7 +15,7 @@ from mxnet import gluon, np
 import gluon_d2l as d2l
 from gluon_d2l import checkpoints, jobs
 from gluon_d2l.cli import TRAIN_DEFAULTS
-from gluon_d2l.rnn import build_model
+from gluon_d2l.models import build_model
 
 
 def small_config(**changes):

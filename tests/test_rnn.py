@@ -102,3 +102,11 @@ def test_tokens_must_be_a_2d_batch():
     net = scratch_model()
     with pytest.raises(ValueError, match=r'X must have shape \(batch_size, num_steps\)'):
         net(np.zeros((10,)), net.begin_state(2, mx.cpu()))
+
+
+def test_rnn_module_and_function_are_apart():
+    import importlib
+    module = importlib.import_module('gluon_d2l.models')
+    import gluon_d2l
+    assert callable(gluon_d2l.rnn) and gluon_d2l.rnn is module.rnn
+    assert hasattr(module, 'build_model')
