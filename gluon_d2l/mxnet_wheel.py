@@ -150,10 +150,17 @@ def main(argv=None):
     parser.add_argument('--from', dest='source', metavar='WHEEL',
                         help='an mxnet-1.9.1 wheel already downloaded (default: pip download it)')
     parser.add_argument('--label', default=LABEL, help=f'local version label (default: {LABEL})')
+    parser.add_argument('--force', action='store_true',
+                        help='write it again even if --out already holds a wheel of that label that passes the check')
     args = parser.parse_args(argv)
     if not re.fullmatch(r'[a-z0-9]+(\.[a-z0-9]+)*', args.label):
         parser.error(f'--label {args.label!r}: use lower-case letters and digits separated by dots')
+    done = sorted(pathlib.Path(args.out).glob(f'{NAME}-{VERSION}+{args.label}-*.whl'))
     try:
+        if done and not args.force:
+            check_wheel(done[0])
+            print(done[0])
+            return 0
         if args.source:
             target = relabel(args.source, args.out, args.label)
         else:
