@@ -9,7 +9,7 @@ import time
 import numpy as onp
 import pytest
 
-from gluon_d2l import cli
+from gluon_d2l.program import cli
 
 SMALL = ['--hiddens', '48', '--batch-size', '8', '--num-steps', '10', '--max-tokens', '3000']
 

@@ -9,10 +9,10 @@ import time
 import numpy as onp
 import pytest
 
-from gluon_d2l import jobs
-from gluon_d2l.cli import TRAIN_DEFAULTS
+from gluon_d2l.program import jobs
+from gluon_d2l.program.config import TrainConfig
 
-CONFIG = dict(TRAIN_DEFAULTS, model='hybrid', hiddens=32, batch_size=8, num_steps=10, max_tokens=1500, epochs=2,
+CONFIG = dict(TrainConfig().to_dict(), model='hybrid', hiddens=32, batch_size=8, num_steps=10, max_tokens=1500, epochs=2,
               device='cpu', seed=2)
 
 

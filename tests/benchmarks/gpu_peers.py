@@ -1,8 +1,8 @@
 """PyTorch and JAX reference throughput on a CUDA machine that has no MXNet (TF32 off).
 
 Run from the repository root: ``python tests/benchmarks/gpu_peers.py``. It loads
-``gluon_d2l/bench_peers.py`` by path (importing ``gluon_d2l`` would import MXNet) and uses
-random token ids with the seeds' shapes, since the corpus's content does not change the cost.
+``parity/bench/peers.py`` by path (importing ``gluon_d2l`` would import MXNet) and uses
+random token ids with the d2l chapter's shapes, since the corpus's content does not change the cost.
 """
 import importlib.util
 import json
@@ -12,7 +12,7 @@ import jax
 import numpy as np
 import torch
 
-spec = importlib.util.spec_from_file_location('bench_peers', 'gluon_d2l/bench_peers.py')
+spec = importlib.util.spec_from_file_location('bench_peers', 'parity/bench/peers.py')
 peers = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(peers)
 torch.backends.cuda.matmul.allow_tf32 = False

@@ -1,4 +1,4 @@
-"""PyTorch, TensorFlow and JAX training epochs for the benchmark, mirroring the seeds' code.
+"""PyTorch, TensorFlow and JAX training epochs for the benchmark, mirroring the d2l chapter's code.
 
 Each factory takes host minibatches ``[(X, Y)]`` and returns a closure that trains
 one epoch (sequential partitioning, state detached, global-norm clipping at 1, SGD lr 1).
