@@ -53,13 +53,13 @@ def download_time_machine(target_dir):
 
     ``mxnet.gluon.utils.download`` fetches and checks the SHA-1, into a private temporary
     directory: it renames its download into place *before* checking the hash, so a bad
-    payload never reaches ``target_dir``; the checked file is then renamed there.
+    payload never reaches ``target_dir``. Only a checked file is written there (through a
+    temporary name); offline, nothing is created.
     """
     from mxnet.gluon.utils import download
     target_dir = pathlib.Path(target_dir)
-    target_dir.mkdir(parents=True, exist_ok=True)
     target = target_dir / TIME_MACHINE_FILE
-    with tempfile.TemporaryDirectory(dir=target_dir, prefix='.download-') as tmp:
+    with tempfile.TemporaryDirectory(prefix='gluon-d2l-download-') as tmp:
         fetched = os.path.join(tmp, TIME_MACHINE_FILE)
         try:
             download(TIME_MACHINE_URL, path=fetched, sha1_hash=TIME_MACHINE_SHA1, retries=1)
@@ -70,7 +70,11 @@ def download_time_machine(target_dir):
             raise RuntimeError(f'no local copy of {TIME_MACHINE_FILE} and cannot download '
                                f'{TIME_MACHINE_URL} ({type(err).__name__}: {err}); set {DATA_ENV} to a '
                                f'directory holding {TIME_MACHINE_FILE}, or pass a corpus path') from None
-        os.replace(fetched, target)
+        target_dir.mkdir(parents=True, exist_ok=True)
+        fd, partial = tempfile.mkstemp(dir=target_dir, prefix=f'.{TIME_MACHINE_FILE}-')
+        with os.fdopen(fd, 'wb') as f, open(fetched, 'rb') as payload:
+            f.write(payload.read())
+        os.replace(partial, target)
     return target
 
 

@@ -16,6 +16,7 @@ import shlex
 import sys
 
 from .config import MAX_SEED, RESUMABLE, ConfigError, TrainConfig
+from .rundir import RunExistsError
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -33,6 +34,7 @@ class Parser(argparse.ArgumentParser):
     """An ArgumentParser whose errors are one line and exit with status 2."""
 
     def error(self, message):
+        message = message[len('argument '):] if message.startswith('argument ') else message
         self.exit(EXIT_USAGE, f'gluon-d2l: error: {message} (see {self.prog} --help)\n')
 
 
@@ -245,15 +247,17 @@ def _option(err, args):
         return DATA_ENV
     if subject == 'worker_args':
         return 'launch'
-    if subject == 'workers':
-        return '-n/--workers'
-    if subject == 'servers':
-        return '-s/--servers'
     return flag(subject)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    print(f'gluon-d2l: warning: {message}', file=sys.stderr if file is None else file)
 
 
 def main(argv=None):
     """Entry point of the ``gluon-d2l`` console script."""
+    import warnings
+    warnings.showwarning = _show_warning
     from .. import numpy_compat
     numpy_compat.install()
     from mxnet import npx
@@ -264,6 +268,8 @@ def main(argv=None):
         return args.handler(args)
     except ConfigError as err:
         message = ' '.join(str(err).split())
+        if isinstance(err, RunExistsError):
+            message += f': continue it with --resume {shlex.quote(str(args.run_path))}, or choose another --out'
         if getattr(args, 'resume', None) is not None and err.subject in TrainConfig.names() \
                 and err.subject not in RESUMABLE:
             message += f' (on --resume only {", ".join(flag(n) for n in RESUMABLE)} may change)'
