@@ -21,7 +21,8 @@ import typing
 MODEL_KINDS = ('scratch', 'hybrid', 'concise')
 KVSTORES = ('device', 'dist_sync')
 MAX_SEED = 2 ** 32 - 1          # what NumPy's legacy seeding accepts
-MAX_SIZE = 1 << 16              # hiddens, batch size, steps: far above anything this model trains
+MAX_SIZE = 1 << 16              # batch size, steps: far above anything this model trains
+MAX_HIDDENS = 1 << 13           # a (8192, 8192) recurrent weight is 256 MiB
 MAX_EPOCHS = 10 ** 7
 MAX_DEVICE_INDEX = 1023         # MXNet sizes tables by the index: cpu:100000000 would eat gigabytes
 #: options that ``--resume`` may change (the rest define the run; a change is refused)
@@ -118,7 +119,7 @@ class TrainConfig:
     lr: float = setting(1.0, positive_number)
     batch_size: int = setting(32, _integer(1, MAX_SIZE))
     num_steps: int = setting(35, _integer(1, MAX_SIZE))
-    hiddens: int = setting(512, _integer(1, MAX_SIZE))
+    hiddens: int = setting(512, _integer(1, MAX_HIDDENS))
     random_iter: bool = setting(False, _flag)
     clip: float = setting(1.0, positive_number)
     device: str = setting('auto', _device)

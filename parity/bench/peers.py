@@ -1,132 +1,75 @@
-"""PyTorch, TensorFlow and JAX training epochs for the benchmark, mirroring the d2l chapter's code.
+"""The benchmark's PyTorch, TensorFlow and JAX peers, built from the parity adapters.
 
-Each factory takes host minibatches ``[(X, Y)]`` and returns a closure that trains
-one epoch (sequential partitioning, state detached, global-norm clipping at 1, SGD lr 1).
-The PyTorch ones take a ``device`` (e.g. ``'cuda'``). This module imports no MXNet:
-``gluon-d2l bench`` runs it as a script, one process per framework, so that no two
-frameworks' thread pools compete inside one process.
+Each peer is a framework's model and ``train_epoch_ch8`` from ``parity/frameworks/NAME.py``,
+the code the parity cases check against MXNet (``train_epoch``, ``trajectory``,
+``concise_rnn_step``), so what is timed is what parity verified: the d2l chapter's
+training loop (sequential partitioning, state detached, global-norm clipping at 1, SGD
+lr 1). Each factory takes host minibatches ``[(X, Y)]`` and returns a closure that
+trains one epoch. The PyTorch ones take a ``device`` (e.g. ``'cuda'``).
+
+``gluon-d2l bench`` runs this file as a script, one process per framework, so that no
+two frameworks' thread pools compete in one process; it imports the adapter's module by
+path (``parity.frameworks`` imports no framework and no MXNet until asked).
 """
+import importlib
 import json
+import os
 import sys
 import time
+
+REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+
+def adapter(framework):
+    """The parity adapter module of ``framework`` (imports that framework only)."""
+    if REPO not in sys.path:
+        sys.path.insert(0, REPO)
+    return importlib.import_module(f'parity.frameworks.{framework}')
 
 
 def torch_scratch(batches, vocab_size, hiddens, device='cpu'):
     import torch
-    import torch.nn.functional as F
-    params = [torch.randn(vocab_size, hiddens) * 0.01, torch.randn(hiddens, hiddens) * 0.01,
-              torch.zeros(hiddens), torch.randn(hiddens, vocab_size) * 0.01, torch.zeros(vocab_size)]
-    params = [p.to(device).requires_grad_(True) for p in params]
+    fw = adapter('torch')
+    net = fw.RNNModelScratch(vocab_size, hiddens, device, fw.get_params, fw.init_rnn_state, fw.rnn)
     data = [(torch.from_numpy(X).long().to(device), torch.from_numpy(Y).long().to(device)) for X, Y in batches]
-
-    def epoch():
-        W_xh, W_hh, b_h, W_hq, b_q = params
-        H = None
-        for X, Y in data:
-            H = torch.zeros(X.shape[0], hiddens, device=device) if H is None else H.detach()
-            outputs = []
-            for x in F.one_hot(X.T, vocab_size).float():
-                H = torch.tanh(x @ W_xh + H @ W_hh + b_h)
-                outputs.append(H @ W_hq + b_q)
-            loss = F.cross_entropy(torch.cat(outputs), Y.T.reshape(-1))
-            for p in params:
-                p.grad = None
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            with torch.no_grad():
-                for p in params:
-                    p -= p.grad
-    return epoch
+    loss = torch.nn.CrossEntropyLoss()
+    updater = lambda batch_size: fw.sgd(net.params, 1.0, batch_size)  # noqa: E731  (the chapter's train_ch8)
+    return lambda: fw.train_epoch_ch8(net, data, loss, updater, device, False)
 
 
 def torch_concise(batches, vocab_size, hiddens, device='cpu'):
     import torch
-    import torch.nn.functional as F
-    rnn, dense = torch.nn.RNN(vocab_size, hiddens).to(device), torch.nn.Linear(hiddens, vocab_size).to(device)
-    params = list(rnn.parameters()) + list(dense.parameters())
-    optimizer = torch.optim.SGD(params, lr=1.0)
+    fw = adapter('torch')
+    net = fw.RNNModel(torch.nn.RNN(vocab_size, hiddens), vocab_size).to(device)
     data = [(torch.from_numpy(X).long().to(device), torch.from_numpy(Y).long().to(device)) for X, Y in batches]
-
-    def epoch():
-        H = None
-        for X, Y in data:
-            H = torch.zeros(1, X.shape[0], hiddens, device=device) if H is None else H.detach()
-            out, H = rnn(F.one_hot(X.T, vocab_size).float(), H)
-            loss = F.cross_entropy(dense(out.reshape(-1, hiddens)), Y.T.reshape(-1))
-            optimizer.zero_grad()
-            loss.backward()
-            torch.nn.utils.clip_grad_norm_(params, 1.0)
-            optimizer.step()
-    return epoch
+    loss = torch.nn.CrossEntropyLoss()
+    updater = torch.optim.SGD(net.parameters(), 1.0)
+    return lambda: fw.train_epoch_ch8(net, data, loss, updater, device, False)
 
 
-def tensorflow_concise(batches, vocab_size, hiddens):
+def tensorflow_scratch(batches, vocab_size, hiddens):
+    """TensorFlow's scratch RNN (the concise Keras model's training loop is not a parity case)."""
     import tensorflow as tf
-    rnn = tf.keras.layers.SimpleRNN(hiddens, return_sequences=True, return_state=True)
-    dense = tf.keras.layers.Dense(vocab_size)
-    optimizer = tf.keras.optimizers.SGD(1.0)
-    loss_fn = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    fw = adapter('tensorflow')
+    net = fw.RNNModelScratch(vocab_size, hiddens, fw.init_rnn_state, fw.rnn, fw.get_params)
     data = [(tf.constant(X), tf.constant(Y)) for X, Y in batches]
-
-    @tf.function
-    def step(X, Y, H):
-        with tf.GradientTape() as tape:
-            out, H = rnn(tf.one_hot(X, vocab_size), initial_state=H)
-            loss = loss_fn(tf.reshape(Y, [-1]), dense(tf.reshape(out, [-1, hiddens])))
-        variables = rnn.trainable_variables + dense.trainable_variables
-        grads, _ = tf.clip_by_global_norm(tape.gradient(loss, variables), 1.0)
-        optimizer.apply_gradients(zip(grads, variables))
-        return H
-
-    def epoch():
-        H = None
-        for X, Y in data:
-            H = tf.zeros((X.shape[0], hiddens)) if H is None else tf.stop_gradient(H)
-            H = step(X, Y, H)
-    return epoch
+    loss = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    updater = tf.keras.optimizers.SGD(1.0)
+    return lambda: fw.train_epoch_ch8(net, data, loss, updater, False)
 
 
 def jax_scratch(batches, vocab_size, hiddens):
-    """The scratch RNN in JAX: one jitted step (``lax.scan`` over time, grad, global-norm clip, SGD)."""
     import jax
     import jax.numpy as jnp
-    keys = jax.random.split(jax.random.PRNGKey(0), 3)
-    params = [jax.random.normal(keys[0], (vocab_size, hiddens)) * 0.01,
-              jax.random.normal(keys[1], (hiddens, hiddens)) * 0.01, jnp.zeros(hiddens),
-              jax.random.normal(keys[2], (hiddens, vocab_size)) * 0.01, jnp.zeros(vocab_size)]
+    fw = adapter('jax')
+    net = fw.RNNModelScratch(vocab_size, hiddens, jax.random.PRNGKey(0), fw.get_params, fw.init_rnn_state, fw.rnn)
     data = [(jnp.asarray(X), jnp.asarray(Y)) for X, Y in batches]
-
-    def loss_fn(params, X, Y, H):
-        W_xh, W_hh, b_h, W_hq, b_q = params
-
-        def step(H, x):
-            H = jnp.tanh(x @ W_xh + H @ W_hh + b_h)
-            return H, H @ W_hq + b_q
-        H, outputs = jax.lax.scan(step, H, jax.nn.one_hot(X.T, vocab_size))
-        logits = outputs.reshape(-1, vocab_size)
-        labels = Y.T.reshape(-1)
-        return -jnp.mean(jax.nn.log_softmax(logits)[jnp.arange(labels.size), labels]), H
-
-    @jax.jit
-    def train_step(params, X, Y, H):
-        (_, H), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, X, Y, H)
-        norm = jnp.sqrt(sum(jnp.sum(g * g) for g in grads))
-        scale = jnp.minimum(1.0, 1.0 / norm)
-        return [p - g * scale for p, g in zip(params, grads)], jax.lax.stop_gradient(H)
-
-    def epoch():
-        nonlocal params
-        H = None
-        for X, Y in data:
-            H = jnp.zeros((X.shape[0], hiddens)) if H is None else H
-            params, H = train_step(params, X, Y, H)
-        H.block_until_ready()
-    return epoch
+    return lambda: fw.train_epoch_ch8(net, data, 1.0, False)
 
 
 PEERS = {'torch': {'torch scratch': torch_scratch, 'torch nn.RNN': torch_concise},
-         'tensorflow': {'tensorflow keras SimpleRNN (tf.function)': tensorflow_concise},
-         'jax': {'jax scratch (jit, lax.scan)': jax_scratch}}
+         'tensorflow': {'tensorflow scratch': tensorflow_scratch},
+         'jax': {'jax scratch': jax_scratch}}
 
 
 def time_epochs(run_epoch, epochs, tokens, sync=lambda: None):

@@ -38,5 +38,5 @@ for dev in ['cuda', 'cpu']:
 jax.config.update('jax_default_matmul_precision', 'highest')
 for dev in ['gpu', 'cpu']:
     with jax.default_device(jax.devices(dev)[0]):
-        out[f'jax scratch (jit, lax.scan) on {dev}'] = peers.time_epochs(peers.jax_scratch(batches, 28, 512), 5, tokens)
+        out[f'jax scratch on {dev}'] = peers.time_epochs(peers.jax_scratch(batches, 28, 512), 5, tokens)
 print(json.dumps(out, indent=1), 'torch', torch.__version__, 'jax', jax.__version__, torch.cuda.get_device_name(0))
