@@ -287,7 +287,8 @@ ERRORS = [
     (['train', '--resume', '{run}', '--epochs', '5'], '--resume', _tampered('config.json', '{"hiddens": "48"}')),
     (['train', '--resume', '{run}', '--epochs', '5'], '--resume', _tampered('config.json', '[1, 2]')),
     (['train', '--resume', '{run}', '--epochs', '5'], '--resume', _tampered('config.json', 'not json')),
-    (['train', '--resume', '{run}', '--epochs', '5'], '--resume', _tampered('config.json', _config_with(hiddens=10 ** 30))),
+    (['train', '--resume', '{run}', '--epochs', '5'], '--resume',
+     _tampered('config.json', _config_with(hiddens=10 ** 30))),
     (['train', '--resume', '{run}', '--epochs', '5'], '--resume', _tampered('config.json', _config_with(model='lstm'))),
     (['train', '--resume', '{run}', '--epochs', '5'], '--resume', _tampered('config.json', _config_with(extra=1))),
     (['train', '--resume', '{run}', '--epochs', '5'], '--resume', _tampered('config.json', _config_with(lr=True))),
@@ -314,8 +315,11 @@ ERRORS = [
 ]
 
 
-@pytest.mark.parametrize('argv, option, setup', ERRORS, ids=[f'{i:02d} ' + ' '.join(a[len(TRAIN):] if a[:len(TRAIN)] == TRAIN else a)
-                                                           for i, (a, _, _) in enumerate(ERRORS)])
+def case_id(i, argv):
+    return f'{i:02d} ' + ' '.join(argv[len(TRAIN):] if argv[:len(TRAIN)] == TRAIN else argv)
+
+
+@pytest.mark.parametrize('argv, option, setup', ERRORS, ids=[case_id(i, a) for i, (a, _, _) in enumerate(ERRORS)])
 def test_bad_input_is_one_line_naming_the_option_and_changes_nothing(argv, option, setup, short_run, tmp_path,
                                                                      monkeypatch, capsys):
     box = tmp_path / 'box'

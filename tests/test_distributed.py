@@ -12,8 +12,8 @@ import pytest
 from gluon_d2l.program import jobs
 from gluon_d2l.program.config import TrainConfig
 
-CONFIG = dict(TrainConfig().to_dict(), model='hybrid', hiddens=32, batch_size=8, num_steps=10, max_tokens=1500, epochs=2,
-              device='cpu', seed=2)
+CONFIG = dict(TrainConfig().to_dict(), model='hybrid', hiddens=32, batch_size=8, num_steps=10, max_tokens=1500,
+              epochs=2, device='cpu', seed=2)
 
 
 def train_args(config, out):

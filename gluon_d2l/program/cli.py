@@ -15,7 +15,7 @@ import argparse
 import shlex
 import sys
 
-from .config import MAX_SEED, RESUMABLE, ConfigError, TrainConfig
+from .config import KVSTORES, MAX_SEED, MODEL_KINDS, RESUMABLE, ConfigError, TrainConfig
 from .rundir import RunExistsError
 
 EXIT_USAGE = 2
@@ -69,7 +69,7 @@ TRAIN_HELP = {
     'log_every': 'without a terminal, print a progress line every N epochs (10); may change on --resume',
     'checkpoint_every': 'write a checkpoint every N epochs (1); may change on --resume',
 }
-TRAIN_TYPES = {'model': dict(choices=('scratch', 'hybrid', 'concise')), 'kvstore': dict(choices=('device', 'dist_sync')),
+TRAIN_TYPES = {'model': dict(choices=MODEL_KINDS), 'kvstore': dict(choices=KVSTORES),
                'random_iter': dict(action='store_const', const=True)}
 
 
@@ -257,7 +257,12 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
 def main(argv=None):
     """Entry point of the ``gluon-d2l`` console script."""
     import warnings
-    warnings.showwarning = _show_warning
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        return _main(argv)
+
+
+def _main(argv):
     from .. import numpy_compat
     numpy_compat.install()
     from mxnet import npx
@@ -276,9 +281,9 @@ def main(argv=None):
         print(f'gluon-d2l: error: {_option(err, args)}: {message}', file=sys.stderr)
         return EXIT_USAGE
     except OSError as err:  # a full disk, a read-only directory: say so in one line
-        where = getattr(args, 'run_path', None)
-        print(f'gluon-d2l: error: {getattr(args, "run_flag", "")} {where or ""}: {err.strerror or err}'.replace('  ', ' '),
-              file=sys.stderr)
+        where = ' '.join(str(part) for part in (getattr(args, 'run_flag', None), getattr(args, 'run_path', None))
+                         if part)
+        print(f'gluon-d2l: error: {where + ": " if where else ""}{err.strerror or err}', file=sys.stderr)
         return 1
 
 

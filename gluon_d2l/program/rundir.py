@@ -354,12 +354,14 @@ class RunDir:
                 state = checkpoints.read_state(path, epoch)
                 checkpoints.load_params(net, path / checkpoints.PARAMS_FILE)
             except (OSError, ValueError) as err:
-                warnings.warn(f'checkpoint {path} is damaged ({err}); trying the previous one')
-                problems.append(f'{path.name}: {err}')
+                problems.append((path, err))
                 continue
+            for damaged, err in problems:
+                warnings.warn(f'checkpoint {damaged} is damaged ({err}); resuming from {path.name}')
             checkpoints.restore_trainer(trainer, state['trainer'])
             return state
         if found:
-            raise RunDirError(f'every checkpoint of {str(self.path)!r} is damaged ({"; ".join(problems)}); '
+            details = '; '.join(f'{p.name}: {err}' for p, err in problems)
+            raise RunDirError(f'every checkpoint of {str(self.path)!r} is damaged ({details}); '
                               'refusing to resume over the run')
         return None
