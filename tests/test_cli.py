@@ -256,6 +256,7 @@ ERRORS = [
     (TRAIN + ['--clip', 'inf', '--out', '{box}/r'], '--clip', _nothing),
     (TRAIN + ['--model', 'lstm', '--out', '{box}/r'], '--model', _nothing),
     (TRAIN + ['--kvstore', 'nccl', '--out', '{box}/r'], '--kvstore', _nothing),
+    (TRAIN + ['--kvstore', 'dist_sync', '--out', '{box}/r'], '--kvstore', _nothing),  # not started by launch
     (TRAIN + ['--seed', '-1', '--out', '{box}/r'], '--seed', _nothing),
     (TRAIN + ['--max-tokens', '0', '--out', '{box}/r'], '--max-tokens', _nothing),
     (TRAIN + ['--model', 'scratch', '--device', 'cpu:0,cpu:1', '--out', '{box}/r'], '--model', _nothing),

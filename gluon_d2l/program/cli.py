@@ -12,6 +12,7 @@ it adds its subparser and sets ``handler`` (``handler(args)`` returns the exit s
 A plugin is imported only when its command runs (or for the top-level help).
 """
 import argparse
+import os
 import shlex
 import sys
 
@@ -192,6 +193,9 @@ def _train(args):
     else:
         out, run_flag = (args.out if args.out is not None else DEFAULT_OUT), '--out'
     args.run_flag, args.run_path = run_flag, out
+    if given.get('kvstore', 'device') != 'device' and 'DMLC_ROLE' not in os.environ:
+        raise ConfigError('kvstore', f"{given['kvstore']} trains as one worker of a job: start the job with "
+                                     f"gluon-d2l launch -n WORKERS -- train --kvstore {given['kvstore']} ...")
     progress = Progress(given.get('log_every', TrainConfig.log_every))
     try:
         if args.resume is not None:
