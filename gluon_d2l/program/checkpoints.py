@@ -15,6 +15,7 @@ import zipfile
 
 import numpy as onp
 from mxnet import gluon, np
+from mxnet.util import use_np
 
 from .config import strict_json
 
@@ -85,6 +86,7 @@ def _check_members(path, targets):
                              f'{members[name + ".npy"].file_size} bytes, more than shape {_shape(target)} needs')
 
 
+@use_np
 def load_params(net, path):
     """Load parameters saved by :func:`save_params`; a clear ``ValueError`` if they do not fit.
 

@@ -8,6 +8,7 @@ end), ``perplexity.png``, ``params.npz`` and ``checkpoints/``.
 Jobs know no command-line flags: bad input is a :class:`ConfigError` whose ``subject``
 names the setting (a ``TrainConfig`` field, ``run``, ``prefix``, ``num_preds``, ...,
 or the ``GLUON_D2L_DATA`` variable). Progress is reported through ``on_epoch(row)``.
+The jobs run in MXNet's NumPy mode (``mxnet.util.use_np``) whatever the caller's mode.
 """
 import dataclasses
 import math
@@ -18,6 +19,7 @@ import typing
 import mxnet as mx
 import numpy as onp
 from mxnet import gluon
+from mxnet.util import use_np
 
 from ..data import DATA_ENV, load_corpus_time_machine, min_corpus_length, seq_data_iter_random, \
     seq_data_iter_sequential
@@ -196,6 +198,7 @@ class _Training:
         return TrainResult(self.net, self.vocab, self.devices, rows, samples, config)
 
 
+@use_np
 def train(config, out, on_epoch=None, prefixes=None):
     """Train a new run per ``config`` into ``out`` (a missing or empty directory).
 
@@ -237,6 +240,7 @@ def resumed_config(saved, changes, done):
     return config
 
 
+@use_np
 def resume(out, changes=None, on_epoch=None, prefixes=None):
     """Continue the run in ``out`` from its newest intact checkpoint.
 
@@ -277,6 +281,7 @@ def _check_predict_options(num_preds, temperature, seed):
         raise ConfigError('seed', f'expected an integer from 0 to {MAX_SEED}, got {seed!r}')
 
 
+@use_np
 def load_trained(run_dir, device='cpu'):
     """``(net, vocab, device, run)`` of a run with its final (or newest checkpointed) parameters."""
     from . import checkpoints
@@ -299,6 +304,7 @@ def load_trained(run_dir, device='cpu'):
     return net, vocab, devices[0], run
 
 
+@use_np
 def predict(run_dir, prefixes=None, num_preds=SAMPLE_LENGTH, temperature=None, seed=None, device='cpu'):
     """Continue each prefix (default: the prefixes ``train`` sampled) with the model of ``run_dir``."""
     _check_predict_options(num_preds, temperature, seed)
