@@ -146,7 +146,13 @@ def build_parser(argv=None):
         plugins = plugin_entry_points()
         for name, ep in sorted(plugins.items()):
             if command is None or command == name or command not in plugins:
-                ep.load()(sub)
+                try:
+                    register = ep.load()
+                except Exception as err:  # a broken or half-installed plugin must not break the others
+                    print(f'gluon-d2l: warning: command {name!r} is unavailable ({type(err).__name__}: {err})',
+                          file=sys.stderr)
+                    continue
+                register(sub)
     return parser
 
 
