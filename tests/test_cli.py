@@ -311,6 +311,7 @@ ERRORS = [
     (['predict', '--run', '{run}'], '--run', _tampered('vocab.json', '["<unk>", "a", "a"]')),
     (['predict', '--run', '{run}'], '--run', _params_bomb),
     (['launch', '-n', '2'], 'launch', _nothing),
+    (['launch', '-n', '2', '--', 'train', '--out', '{box}/r'], 'launch', _nothing),
     (['launch', '-n', '0', '--', 'train'], '--workers', _nothing),
     (['launch', '-n', '1', '--timeout', '-5', '--', 'train'], '--timeout', _nothing),
 ]

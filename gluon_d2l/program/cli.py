@@ -245,6 +245,11 @@ def _launch(args):
     worker_args = args.worker_args[1:] if args.worker_args[:1] == ['--'] else args.worker_args
     if not worker_args:
         raise ConfigError('worker_args', 'give the workers\' command after "--", e.g. -- train --kvstore dist_sync')
+    kvstore = [b for a, b in zip(worker_args, worker_args[1:]) if a == '--kvstore'] + \
+        [a.split('=', 1)[1] for a in worker_args if a.startswith('--kvstore=')]
+    if worker_args[0] != 'train' or not kvstore or kvstore[-1] == 'device':
+        raise ConfigError('worker_args', 'the workers must run "train --kvstore dist_sync ..." (without it every '
+                                         'worker would train its own model into the same --out)')
     return launch(worker_args, args.workers, args.servers, args.timeout)
 
 
