@@ -101,7 +101,7 @@ def train_epoch_ch8(net, train_iter, loss, updater, device, use_random_iter, the
     is detached between minibatches; with random sampling it is re-initialised.
     Steps whose gradient norm is not finite are skipped (no update); a
     ``stats`` dict, if given, receives ``skipped_steps``, ``num_tokens`` and
-    ``loss_sum``. For training across processes (:mod:`gluon_d2l.distributed`)
+    ``loss_sum``. For training across processes (:mod:`gluon_d2l.program.distributed`)
     each process holds ``1/num_workers`` of every global minibatch and
     ``reduce_gradients()`` sums the gradients of all workers before clipping.
     """
