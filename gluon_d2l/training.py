@@ -36,7 +36,7 @@ def grad_clipping(net, theta):
     treats per-context copies as separate arrays (the wrong norm for data
     parallel training), and its ``1e-8`` in the divisor breaks float64 parity.
     The norm is one dot product over all gradients concatenated: 1.4 ms for the
-    seeds' model here, against 5.4 ms for a square-and-sum per parameter.
+    chapter's model here, against 5.4 ms for a square-and-sum per parameter.
     """
     theta = check_positive_number('theta', theta)
     copies = _gradient_copies(net)
@@ -101,7 +101,7 @@ def train_epoch_ch8(net, train_iter, loss, updater, device, use_random_iter, the
     is detached between minibatches; with random sampling it is re-initialised.
     Steps whose gradient norm is not finite are skipped (no update); a
     ``stats`` dict, if given, receives ``skipped_steps``, ``num_tokens`` and
-    ``loss_sum``. For training across processes (:mod:`gluon_d2l.distributed`)
+    ``loss_sum``. For training across processes (:mod:`gluon_d2l.program.distributed`)
     each process holds ``1/num_workers`` of every global minibatch and
     ``reduce_gradients()`` sums the gradients of all workers before clipping.
     """
@@ -137,7 +137,15 @@ def train_epoch_ch8(net, train_iter, loss, updater, device, use_random_iter, the
     loss_sum = float(loss_sum.item())
     if stats is not None:
         stats.update(skipped_steps=skipped, num_tokens=num_tokens, loss_sum=loss_sum)
-    return math.exp(loss_sum / num_tokens), num_tokens / seconds
+    return perplexity(loss_sum / num_tokens), num_tokens / seconds
+
+
+def perplexity(mean_loss):
+    """``exp(mean_loss)``; ``inf`` when that overflows a float (a diverging run), NaN stays NaN."""
+    try:
+        return math.exp(mean_loss)
+    except OverflowError:
+        return math.inf
 
 
 def predict_ch8(prefix, num_preds, net, vocab, device, temperature=None, seed=None):
@@ -182,7 +190,7 @@ def predict_ch8(prefix, num_preds, net, vocab, device, temperature=None, seed=No
 
 def train_ch8(net, train_iter, vocab, lr, num_epochs, device, use_random_iter=False,
               theta=1.0, on_epoch=None):
-    """Train ``net`` for ``num_epochs`` epochs and print the seeds' summary.
+    """Train ``net`` for ``num_epochs`` epochs and print the d2l chapter's summary.
 
     Gluon Blocks are (re)initialised with ``Normal(0.01)`` on ``device`` (one
     context or a list) and trained with ``gluon.Trainer``; scratch models with

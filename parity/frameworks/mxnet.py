@@ -44,7 +44,7 @@ def load(block, arrays):
 
 
 def scratch_model(params):
-    """The seeds' :class:`RNNModelScratch` with ``params`` (``W_xh, W_hh, b_h, W_hq, b_q``) as weights."""
+    """the d2l chapter's :class:`RNNModelScratch` with ``params`` (``W_xh, W_hh, b_h, W_hq, b_q``) as weights."""
     def given_params(vocab_size, num_hiddens, device):
         arrays = [np.array(a, dtype=a.dtype, ctx=device) for a in params]
         for array in arrays:
