@@ -62,6 +62,10 @@ def run(args):
         return 2
     if not (_writable('json', args.json) and _writable('markdown', args.markdown)):
         return 2
+    cases = harness.discover(args.cases)
+    if not cases:
+        print(f'gluon-d2l parity: error: no case matches {args.cases!r}', file=sys.stderr)
+        return 2
     must = set(named if args.frameworks else ()) | set(frameworks.required())
     replay = args.replay or not frameworks.available(frameworks.SYSTEM)
     if replay and not args.replay:
@@ -77,10 +81,6 @@ def run(args):
         print('gluon-d2l parity: error: no reference framework is installed, so nothing would be compared; '
               'install one: ' + ', '.join(f'pip install "{EXTRAS[n]}"' for n in wanted), file=sys.stderr)
         return 1
-    cases = harness.discover(args.cases)
-    if not cases:
-        print(f'gluon-d2l parity: error: no case matches {args.cases!r}', file=sys.stderr)
-        return 2
     if args.record:
         for case in cases:
             path = golden.record(case)
