@@ -1,16 +1,15 @@
 """gluon_d2l: the "Dive into Deep Learning" custom layers and RNN-from-scratch chapters for
 MXNet Gluon 1.9.1, with the same names and signatures as ``d2l``'s mxnet module.
 
-Importing it puts MXNet in NumPy mode (``npx.set_np()``), as ``d2l`` does, after
-:mod:`gluon_d2l.numpy_compat` has made MXNet importable on the installed NumPy.
+Importing it changes no global MXNet state: it does not call ``npx.set_np()``. Every block
+and function of the library runs in MXNet's NumPy mode whatever mode the caller is in
+(``mxnet.util.use_np``), so legacy ``mx.nd`` code in the same process keeps working, and the
+d2l chapters' code, which calls ``npx.set_np()`` itself, runs unchanged.
+:mod:`gluon_d2l.numpy_compat` makes MXNet importable on the installed NumPy first.
 """
 from . import numpy_compat
 
 numpy_compat.install()
-
-from mxnet import npx  # noqa: E402  (MXNet must come after the NumPy shim)
-
-npx.set_np()
 
 from .counters import Accumulator, Timer  # noqa: E402
 from .data import (DATA_ENV, TIME_MACHINE_SHA1, TIME_MACHINE_URL, SeqDataLoader, Vocab,  # noqa: E402

@@ -3,6 +3,7 @@ import math
 
 import numpy as onp
 from mxnet import autograd, gluon, init, np
+from mxnet.util import use_np
 
 from .checks import check_positive_int, check_positive_number
 from .counters import Timer
@@ -22,6 +23,7 @@ def _gradient_copies(net):
     return [[p.grad] for p in net.params]
 
 
+@use_np
 def grad_clipping(net, theta):
     """Rescale all gradients so that their *global* L2 norm is at most ``theta``.
 
@@ -53,6 +55,7 @@ def grad_clipping(net, theta):
     return float(norm.item())
 
 
+@use_np
 def sgd(params, lr, batch_size):
     """Minibatch stochastic gradient descent, updating ``params`` in place."""
     for param in params:
@@ -90,6 +93,7 @@ def _split(X, devices):
     return [part.as_in_ctx(d) for part, d in zip(np.split(X, len(devices), axis=0), devices)]
 
 
+@use_np
 def train_epoch_ch8(net, train_iter, loss, updater, device, use_random_iter, theta=1.0,
                     stats=None, reduce_gradients=None, num_workers=1):
     """Train ``net`` for one epoch; return ``(perplexity, tokens_per_sec)``.
@@ -140,6 +144,7 @@ def train_epoch_ch8(net, train_iter, loss, updater, device, use_random_iter, the
     return math.exp(loss_sum / num_tokens), num_tokens / seconds
 
 
+@use_np
 def predict_ch8(prefix, num_preds, net, vocab, device, temperature=None, seed=None):
     """Continue ``prefix`` by ``num_preds`` characters.
 
@@ -180,6 +185,7 @@ def predict_ch8(prefix, num_preds, net, vocab, device, temperature=None, seed=No
     return ''.join(vocab.idx_to_token[i] for i in outputs)
 
 
+@use_np
 def train_ch8(net, train_iter, vocab, lr, num_epochs, device, use_random_iter=False,
               theta=1.0, on_epoch=None):
     """Train ``net`` for ``num_epochs`` epochs and print the seeds' summary.
