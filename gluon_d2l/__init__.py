@@ -9,7 +9,11 @@ d2l chapters' code, which calls ``npx.set_np()`` itself, runs unchanged.
 """
 from . import numpy_compat
 
-numpy_compat.install()
+numpy_compat.before_mxnet()     # a no-op when the import hook has already loaded MXNet
+
+import mxnet  # noqa: E402,F401  (after the NumPy shim)
+
+numpy_compat.after_mxnet()
 
 from .counters import Accumulator, Timer  # noqa: E402
 from .data import (DATA_ENV, TIME_MACHINE_SHA1, TIME_MACHINE_URL, SeqDataLoader, Vocab,  # noqa: E402
