@@ -1,12 +1,15 @@
 """gluon_d2l's import hook: makes ``import mxnet`` work on today's NumPy in any import order.
 
-``gluon_d2l_hook.pth`` (installed with the package) calls :func:`register` at interpreter start.
-That adds one finder to ``sys.meta_path`` and imports nothing else. The finder ignores every
-module except ``mxnet``. When ``mxnet`` is imported, the finder runs
-``gluon_d2l.numpy_compat.before_mxnet()`` (the TensorFlow check and the NumPy shim) before MXNet's
-code and ``after_mxnet()`` (NumPy scalars as operator arguments) after it. Then it removes
-itself. ``GLUON_D2L_NO_HOOK=1`` turns it off. The package's ``__init__`` is not imported: MXNet
-code that never uses gluon_d2l gets only the compatibility layer.
+``gluon_d2l_hook.pth`` (installed with the package) puts a one-line finder first on
+``sys.meta_path`` at interpreter start. It imports nothing, not even this module, and it
+ignores every module except ``mxnet``. When ``mxnet`` is imported, it calls :func:`find_spec`,
+which runs
+``gluon_d2l.numpy_compat.before_mxnet()`` (the TensorFlow check and the NumPy shim) before
+MXNet's code and ``after_mxnet()`` (NumPy scalars as operator arguments) after it. Then it removes
+itself. ``GLUON_D2L_NO_HOOK=1`` turns it off. :func:`register` adds the same hook by hand
+(for a source checkout or an editable install, which have no .pth file). The package's
+``__init__`` is not imported: MXNet code that never uses gluon_d2l gets only the compatibility
+layer.
 """
 import os
 import sys
@@ -56,34 +59,46 @@ class _Loader:
         return getattr(self.loader, name)
 
 
-class MXNetFinder:
-    """A ``sys.meta_path`` finder that acts once, for the top-level module ``mxnet``."""
-
-    @classmethod
-    def find_spec(cls, fullname, path=None, target=None):
-        if fullname != 'mxnet':
-            return None
-        if os.environ.get(DISABLE_ENV):
-            unregister()
-            return None
-        for finder in sys.meta_path:
-            if finder is not cls and hasattr(finder, 'find_spec'):
-                spec = finder.find_spec(fullname, path, target)
-                if spec is not None:
-                    if spec.loader is not None:
-                        spec.loader = _Loader(spec.loader)
-                    return spec
+def find_spec(fullname, path=None, target=None):
+    """``mxnet``'s spec from the other finders, its loader wrapped; ``None`` for any other module."""
+    if fullname != 'mxnet':
         return None
+    if os.environ.get(DISABLE_ENV):
+        unregister()
+        return None
+    for finder in list(sys.meta_path):
+        if not _is_hook(finder) and hasattr(finder, 'find_spec'):
+            spec = finder.find_spec(fullname, path, target)
+            if spec is not None:
+                if spec.loader is not None:
+                    spec.loader = _Loader(spec.loader)
+                return spec
+    return None
+
+
+class MXNetFinder:
+    """The hook as a ``sys.meta_path`` entry (what :func:`register` adds)."""
+
+    find_spec = staticmethod(find_spec)
+
+
+def _is_hook(finder):
+    # the .pth file's one-line finder is an instance of a class named GluonD2LHook
+    return finder is MXNetFinder or type(finder).__name__ == 'GluonD2LHook'
+
+
+def installed():
+    """Whether a hook (the .pth file's or :func:`register`'s) is on ``sys.meta_path``."""
+    return any(_is_hook(finder) for finder in sys.meta_path)
 
 
 def register():
-    """Put the finder first on ``sys.meta_path`` (once; not if MXNet is already loaded or the hook is off)."""
-    if os.environ.get(DISABLE_ENV) or 'mxnet' in sys.modules or MXNetFinder in sys.meta_path:
+    """Put the hook first on ``sys.meta_path`` (once; not if MXNet is loaded or the hook is off)."""
+    if os.environ.get(DISABLE_ENV) or 'mxnet' in sys.modules or installed():
         return
     sys.meta_path.insert(0, MXNetFinder)
 
 
 def unregister():
-    """Take the finder off ``sys.meta_path``."""
-    while MXNetFinder in sys.meta_path:
-        sys.meta_path.remove(MXNetFinder)
+    """Take every hook off ``sys.meta_path``."""
+    sys.meta_path[:] = [finder for finder in sys.meta_path if not _is_hook(finder)]

@@ -194,6 +194,7 @@ def predict(run_dir, prefix, num_preds, temperature=None, seed=None, device='cpu
     """Continue ``prefix`` with the model of ``run_dir`` on ``device``."""
     net, vocab, device = load_trained(run_dir, device)
     try:
-        return predict_ch8(prefix, num_preds, net, vocab, device, temperature=temperature, seed=seed)
+        return predict_ch8(prefix, num_preds, net, vocab, device, temperature=temperature, seed=seed,
+                           strict=True)
     except ValueError as err:
         raise UsageError(f'--prefix: {err}') from None

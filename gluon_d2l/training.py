@@ -62,6 +62,7 @@ def sgd(params, lr, batch_size):
         param[:] = param - lr * param.grad / batch_size
 
 
+@use_np
 def make_updater(net, lr, device, kvstore='device'):
     """Return ``updater(batch_size)`` and the Trainer behind it (``None`` for scratch models).
 
@@ -145,13 +146,14 @@ def train_epoch_ch8(net, train_iter, loss, updater, device, use_random_iter, the
 
 
 @use_np
-def predict_ch8(prefix, num_preds, net, vocab, device, temperature=None, seed=None):
+def predict_ch8(prefix, num_preds, net, vocab, device, temperature=None, seed=None, strict=False):
     """Continue ``prefix`` by ``num_preds`` characters.
 
     Warms the state up on the prefix, then picks greedily (the argmax). With
     ``temperature`` it samples instead, from probabilities proportional to
     ``p ** (1 / temperature)``: below 1 sharpens, above 1 flattens; ``seed``
-    makes sampling reproducible.
+    makes sampling reproducible. Characters of the prefix outside the vocabulary
+    are read as ``<unk>``, as in d2l; ``strict=True`` refuses them instead.
     """
     if not prefix:
         raise ValueError('prefix must be a non-empty string')
@@ -159,7 +161,7 @@ def predict_ch8(prefix, num_preds, net, vocab, device, temperature=None, seed=No
     if num_preds < 0:
         raise ValueError(f'num_preds must be >= 0, got {num_preds}')
     unknown = sorted({ch for ch in prefix if ch not in vocab.token_to_idx})
-    if unknown:
+    if unknown and strict:
         raise ValueError(f'prefix {prefix!r} has characters outside the vocabulary: {unknown}')
     if temperature is not None:
         temperature = check_positive_number('temperature', temperature)
