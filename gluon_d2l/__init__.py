@@ -7,9 +7,12 @@ and function of the library runs in MXNet's NumPy mode whatever mode the caller 
 d2l chapters' code, which calls ``npx.set_np()`` itself, runs unchanged.
 :mod:`gluon_d2l.numpy_compat` makes MXNet importable on the installed NumPy first.
 """
+import sys
+
 from . import numpy_compat
 
-numpy_compat.before_mxnet()     # a no-op when the import hook has already loaded MXNet
+if 'mxnet' not in sys.modules:      # else the import hook (or NumPy <= 1.23) has let MXNet load
+    numpy_compat.before_mxnet()
 
 import mxnet  # noqa: E402,F401  (after the NumPy shim)
 

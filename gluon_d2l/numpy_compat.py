@@ -181,9 +181,12 @@ TENSORFLOW_BEFORE_MXNET_ABORTS = ((2, 12), (2, 13), (2, 14), (2, 17))
 
 
 def check_tensorflow():
-    """Raise ``ImportError`` if a TensorFlow that kills ``import mxnet`` is already imported."""
+    """Raise ``ImportError`` if a TensorFlow that kills ``import mxnet`` is already imported.
+
+    Call it before MXNet is loaded (once MXNet has loaded, the order no longer matters).
+    """
     tf = sys.modules.get('tensorflow')
-    if tf is None or 'mxnet' in sys.modules:
+    if tf is None:
         return
     version = getattr(tf, '__version__', '')
     match = re.match(r'(\d+)\.(\d+)', version)
