@@ -398,8 +398,8 @@ def test_importing_gluon_d2l_after_the_hook_reuses_its_shim():
 
 def test_the_hook_ignores_other_imports_and_can_be_turned_off():
     """One hook however often the .pth is read (a venv's lib64 -> lib link makes site read it twice)."""
-    probe = PTH + PTH + 'import sys; print(sum(type(f).__name__ == "GluonD2LHook" for f in sys.meta_path), ' \
-                  'sys.meta_path[0].find_spec("json"), "_gluon_d2l_hook" in sys.modules)'
+    probe = PTH + PTH + ('import sys; print(sum(type(f).__name__ == "GluonD2LHook" for f in sys.meta_path), '
+                         'sys.meta_path[0].find_spec("json"), "_gluon_d2l_hook" in sys.modules)')
     result = run_python(probe, GLUON_D2L_NO_HOOK=None)
     assert result.stdout.split() == ['1', 'None', 'False'], result.stderr[-2000:]
     result = run_python(PTH + 'import sys; print([type(f).__name__ for f in sys.meta_path])', GLUON_D2L_NO_HOOK='1')
