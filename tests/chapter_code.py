@@ -8,10 +8,10 @@ Only whitespace was lost, so this module puts it back:
    ``.. code:: python`` with nothing but whitespace between them is one group of framework tabs.
    The tab header before the group (``mxnetpytorchtensorflow``, ``pytorchmxnetjaxtensorflow``)
    gives the order; a page without headers uses d2l 0.17's order (mxnet, pytorch, tensorflow). The
-   MXNet tab's cells are taken, and cells that stand outside the tabs (shared by all frameworks). Prose that ran into a cell (it holds RST ````literals````) is cut
-   off there.
-2. **Statements.** A cell that kept its line breaks is read line by line. Otherwise, a new statement starts
-   at a statement keyword, after the colon of a compound header, and where two operands meet
+   MXNet tab's cells are taken, and cells that stand outside the tabs (shared by all frameworks).
+   Prose that ran into a cell (it holds RST ````literals````) is cut off there.
+2. **Statements.** A cell that kept its line breaks is read line by line. Otherwise, a new
+   statement starts at a statement keyword, after the colon of a compound header, and where two operands meet
    (``f(x) y = 1``). A comment ends where the text that follows reads as code: a statement keyword,
    an assignment, a call of a dotted name, a docstring, or the next ``#``. IPython magics
    (``%matplotlib inline``) are dropped.
@@ -23,7 +23,6 @@ Only whitespace was lost, so this module puts it back:
 :func:`check_whitespace_only` proves the rebuilt code differs from the chapter's text by whitespace
 alone.
 """
-import ast
 import os
 import pathlib
 import re
@@ -190,8 +189,8 @@ def statements(code, keeps_lines=None):
                 lines.append(word.strip())
             k += 1
             continue
-        if start is not None and depth == 0 and not keeps_lines and _starts_statement(code, toks, k, first,
-                                                                                       header_done):
+        if start is not None and depth == 0 and not keeps_lines and \
+                _starts_statement(code, toks, k, first, header_done):
             flush(a)
         if start is None:
             start, first = a, word

@@ -72,3 +72,30 @@ def test_the_chapters_mxnet_cells_run_unchanged(path, capsys):
         assert printed.count('time traveller') >= 2
     else:                                         # custom layers: the chapter's blocks exist and run
         assert {'CenteredLayer', 'MyDense'} <= set(namespace)
+
+
+def all_cells():
+    return [cell for path in chapter_files() if not isinstance(path, Exception)
+            for cell in chapter_code.mxnet_cells(path.read_text(encoding='utf-8'))]
+
+
+def test_every_dedent_entry_is_needed_and_used(monkeypatch):
+    """Each ``DEDENT`` entry is used once, and without the table the rebuilt code nests differently."""
+    cells = [code for code, _ in all_cells()]
+    used = [entry for code in cells for entry in chapter_code.rebuild(code)[2]]
+    assert sorted(used) == sorted(chapter_code.DEDENT)
+    with_table = [chapter_code.rebuild(code)[0] for code in cells]
+    monkeypatch.setattr(chapter_code, 'DEDENT', {})
+    without = [chapter_code.rebuild(code)[0] for code in cells]
+    changed = [a for a, b in zip(with_table, without) if a != b]
+    assert len(changed) == 4      # predict_ch8, grad_clipping, train_epoch_ch8, train_ch8
+    assert any('\n        for _ in range(num_preds):' in b for b in without)   # inside the warm-up loop
+
+
+def test_the_whitespace_check_sees_any_other_change():
+    code = next(code for code, _ in all_cells() if 'class MyDense' in code)
+    source, dropped, _ = chapter_code.rebuild(code)
+    chapter_code.check_whitespace_only(code, source, dropped)
+    for planted in (source.replace('npx.relu', 'npx.sigmoid'), source.replace('units,', 'units'), source[:-20]):
+        with pytest.raises(AssertionError, match='beyond whitespace'):
+            chapter_code.check_whitespace_only(code, planted, dropped)
