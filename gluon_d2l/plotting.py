@@ -23,6 +23,14 @@ def _in_notebook():
     return shell is not None and 'IPKernelApp' in getattr(shell, 'config', {})
 
 
+def _notebook_display():
+    """``IPython.display`` inside a notebook kernel, else ``None``."""
+    if not _in_notebook():
+        return None
+    from IPython import display
+    return display
+
+
 def use_svg_display():
     """Draw notebook figures as SVG (does nothing outside a notebook)."""
     if not _in_notebook():
@@ -122,7 +130,7 @@ class Animator:
         for xs, ys, fmt in zip(self.X, self.Y, self.fmts * len(self.X)):
             axes.plot(xs, ys, fmt)
         set_axes(axes, *self._settings)
-        if _in_notebook():
-            from IPython import display
+        display = _notebook_display()
+        if display is not None:
             display.display(self.fig)
             display.clear_output(wait=True)
