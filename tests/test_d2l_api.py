@@ -59,7 +59,7 @@ for epoch in range(3):
 animator.fig.savefig(sys.argv[2])
 import matplotlib
 line, = animator.axes[0].get_lines()
-print(matplotlib.get_backend(), list(line.get_xdata()), list(line.get_ydata()),
+print(matplotlib.get_backend(), [float(v) for v in line.get_xdata()], [float(v) for v in line.get_ydata()],
       [t.get_text() for t in axes.get_legend().get_texts()], axes.get_xlabel())
 '''
 
