@@ -18,31 +18,32 @@ import mxnet  # noqa: E402,F401  (after the NumPy shim)
 
 numpy_compat.after_mxnet()
 
-from .aliases import *  # noqa: E402,F401,F403  (d2l's array aliases: ones, reshape, size, ...)
-from .aliases import ALIASES  # noqa: E402
 from .counters import Accumulator, Timer  # noqa: E402
-from .data import (DATA_ENV, DATA_HUB, DATA_URL, TIME_MACHINE_SHA1, TIME_MACHINE_URL,  # noqa: E402
-                   SeqDataLoader, Vocab, count_corpus, download, download_extract, load_corpus_time_machine,
-                   load_data_time_machine, read_time_machine, seq_data_iter_random, seq_data_iter_sequential,
-                   tokenize)
+from .data import (DATA_ENV, TIME_MACHINE_SHA1, TIME_MACHINE_URL, SeqDataLoader, Vocab,  # noqa: E402
+                   count_corpus, load_corpus_time_machine, load_data_time_machine,
+                   read_time_machine, seq_data_iter_random, seq_data_iter_sequential, tokenize)
 from .devices import num_gpus, try_all_gpus, try_gpu  # noqa: E402
 from .layers import (CenteredLayer, FourierHalfLayer, HybridCenteredLayer, MyDense,  # noqa: E402
                      TensorReductionLayer)
 from .models import (HybridRNNScratch, RNNModel, RNNModelScratch, get_params, init_rnn_state,  # noqa: E402
-                     rnn)
-from .plotting import Animator, plot, set_axes, set_figsize, use_svg_display  # noqa: E402
+                  rnn)
 from .training import (grad_clipping, predict_ch8, sgd, train_ch8, train_epoch_ch8)  # noqa: E402
+from .aliases import *  # noqa: E402,F401,F403  (d2l's array aliases: ones, reshape, size, ...)
+from .aliases import ALIASES  # noqa: E402
+from .hub import DATA_HUB, DATA_URL, download, download_extract  # noqa: E402
+from .plotting import Animator, plot, set_axes, set_figsize, use_svg_display  # noqa: E402
 
 __version__ = '0.1.0'
 
 __all__ = [
-    'Accumulator', 'Animator', 'CenteredLayer', 'DATA_ENV', 'DATA_HUB', 'DATA_URL', 'FourierHalfLayer',
-    'HybridCenteredLayer', 'HybridRNNScratch', 'MyDense', 'RNNModel', 'RNNModelScratch', 'SeqDataLoader',
-    'TIME_MACHINE_SHA1', 'TIME_MACHINE_URL', 'TensorReductionLayer', 'Timer', 'Vocab', 'count_corpus',
-    'download', 'download_extract', 'get_params', 'grad_clipping', 'init_rnn_state',
-    'load_corpus_time_machine', 'load_data_time_machine', 'num_gpus', 'plot', 'predict_ch8',
-    'read_time_machine', 'rnn', 'seq_data_iter_random', 'seq_data_iter_sequential', 'set_axes',
-    'set_figsize', 'sgd', 'tokenize', 'train_ch8', 'train_epoch_ch8', 'try_all_gpus', 'try_gpu',
+    'Accumulator', 'CenteredLayer', 'DATA_ENV', 'FourierHalfLayer', 'HybridCenteredLayer',
+    'HybridRNNScratch', 'MyDense', 'RNNModel', 'RNNModelScratch', 'SeqDataLoader',
+    'TIME_MACHINE_SHA1', 'TIME_MACHINE_URL', 'TensorReductionLayer', 'Timer', 'Vocab',
+    'count_corpus', 'get_params', 'grad_clipping', 'init_rnn_state', 'load_corpus_time_machine',
+    'load_data_time_machine', 'num_gpus', 'predict_ch8', 'read_time_machine', 'rnn',
+    'seq_data_iter_random', 'seq_data_iter_sequential', 'sgd', 'tokenize', 'train_ch8',
+    'train_epoch_ch8', 'try_all_gpus', 'try_gpu',
+    'Animator', 'DATA_HUB', 'DATA_URL', 'download', 'download_extract', 'plot', 'set_axes', 'set_figsize',
     'use_svg_display',
 ]
 __all__ += sorted(ALIASES)

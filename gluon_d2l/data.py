@@ -9,11 +9,6 @@ The corpus is looked up in this order:
 4. a download from d2l's data URL into that cache.
 
 Copies found in 2-4 must have the published SHA-1.
-
-:data:`DATA_HUB`, :data:`DATA_URL`, :func:`download` and :func:`download_extract` are d2l's data
-registry and its downloaders for the book's other data sets, with the same lookup: a file in
-``$GLUON_D2L_DATA`` or the cache with the registered SHA-1 is used as is (no network); a download
-is SHA-1 checked before anything is written.
 """
 import collections
 import hashlib
@@ -21,8 +16,6 @@ import os
 import pathlib
 import random
 import re
-import shutil
-import tarfile
 import tempfile
 import urllib.request
 
@@ -33,12 +26,8 @@ from .checks import check_positive_int
 
 DATA_ENV = 'GLUON_D2L_DATA'
 TIME_MACHINE_FILE = 'timemachine.txt'
-DATA_URL = 'http://d2l-data.s3-accelerate.amazonaws.com/'
-TIME_MACHINE_URL = DATA_URL + TIME_MACHINE_FILE
+TIME_MACHINE_URL = 'http://d2l-data.s3-accelerate.amazonaws.com/timemachine.txt'
 TIME_MACHINE_SHA1 = '090b5e7e70c295757f55df93cb0a180b9691891a'
-
-#: name -> (url, sha1): the data sets :func:`download` knows, as in d2l (add your own entries)
-DATA_HUB = {'time_machine': (TIME_MACHINE_URL, TIME_MACHINE_SHA1)}
 
 
 def sha1_of(path):
@@ -47,12 +36,9 @@ def sha1_of(path):
 
 
 def cache_dir():
-    """Return the directory where downloaded data is cached (``$XDG_CACHE_HOME/gluon_d2l``)."""
+    """Return the directory where downloaded data is cached."""
     base = os.environ.get('XDG_CACHE_HOME') or os.path.join(os.path.expanduser('~'), '.cache')
     return pathlib.Path(base) / 'gluon_d2l'
-
-
-_user_cache_dir = cache_dir      # for download(), whose argument is named cache_dir as in d2l
 
 
 def _verified(path, origin):
@@ -63,93 +49,27 @@ def _verified(path, origin):
     return path
 
 
-def _fetch(url, sha1, target, hint):
-    """Download ``url`` to ``target`` atomically, refusing (writing nothing) on a SHA-1 mismatch.
-
-    Why not ``mxnet.gluon.utils.download``: it fetches with ``requests``, which has no
-    ``file://`` (local mirrors), and retries a mismatching download instead of saying so.
-    """
-    target = pathlib.Path(target)
-    target.parent.mkdir(parents=True, exist_ok=True)
+def download_time_machine(target_dir):
+    """Download the corpus into ``target_dir`` (atomically, SHA-1 checked) and return its path."""
+    target_dir = pathlib.Path(target_dir)
+    target_dir.mkdir(parents=True, exist_ok=True)
+    target = target_dir / TIME_MACHINE_FILE
     try:
-        with urllib.request.urlopen(url, timeout=30) as response:
+        with urllib.request.urlopen(TIME_MACHINE_URL, timeout=30) as response:
             payload = response.read()
     except OSError as err:
-        raise RuntimeError(f'no local copy of {target.name} and cannot download {url} ({err}); {hint}') from err
+        raise RuntimeError(f'no local copy of {TIME_MACHINE_FILE} and cannot download '
+                           f'{TIME_MACHINE_URL} ({err}); set {DATA_ENV} to a directory '
+                           f'holding {TIME_MACHINE_FILE}, or pass a corpus path') from err
     digest = hashlib.sha1(payload).hexdigest()
-    if digest != sha1:
-        raise ValueError(f'download from {url} has SHA-1 {digest}, expected {sha1}; nothing was written')
-    fd, tmp = tempfile.mkstemp(dir=target.parent, prefix=f'.{target.name}-')
+    if digest != TIME_MACHINE_SHA1:
+        raise ValueError(f'download from {TIME_MACHINE_URL} has SHA-1 {digest}, '
+                         f'expected {TIME_MACHINE_SHA1}; nothing was written')
+    fd, tmp = tempfile.mkstemp(dir=target_dir, prefix='.timemachine-')
     with os.fdopen(fd, 'wb') as f:
         f.write(payload)
     os.replace(tmp, target)
     return target
-
-
-def download_time_machine(target_dir):
-    """Download the corpus into ``target_dir`` (atomically, SHA-1 checked) and return its path."""
-    return _fetch(TIME_MACHINE_URL, TIME_MACHINE_SHA1, pathlib.Path(target_dir) / TIME_MACHINE_FILE,
-                  f'set {DATA_ENV} to a directory holding {TIME_MACHINE_FILE}, or pass a corpus path')
-
-
-def download(name, cache_dir=None):
-    """Return the local path of the :data:`DATA_HUB` entry ``name``, downloading it if needed.
-
-    A file of the same name in ``$GLUON_D2L_DATA`` or in ``cache_dir`` (default: the user cache)
-    with the registered SHA-1 is used without the network; otherwise the file is downloaded into
-    ``cache_dir`` and checked.
-    """
-    if name not in DATA_HUB:
-        raise ValueError(f'download: {name!r} is not in DATA_HUB (known: {", ".join(sorted(DATA_HUB))})')
-    url, sha1 = DATA_HUB[name]
-    filename = url.rstrip('/').split('/')[-1]
-    cache = pathlib.Path(cache_dir) if cache_dir is not None else _user_cache_dir()
-    env_dir = os.environ.get(DATA_ENV)
-    for folder in ([pathlib.Path(env_dir)] if env_dir else []) + [cache]:
-        candidate = folder / filename
-        if candidate.is_file() and sha1_of(candidate) == sha1:
-            return str(candidate)
-    return str(_fetch(url, sha1, cache / filename,
-                      f'put {filename} (SHA-1 {sha1}) in {DATA_ENV} or in {cache}'))
-
-
-def download_extract(name, folder=None):
-    """Download and unpack a ``.zip``, ``.tar`` or ``.tar.gz``/``.tgz`` entry of :data:`DATA_HUB`.
-
-    Unpacks next to the archive and returns the directory named after the archive, or
-    ``folder`` inside the archive's directory when given. Members that would land outside
-    that directory are refused.
-    """
-    archive = pathlib.Path(download(name))
-    base = archive.parent
-    lower = archive.name.lower()
-    if lower.endswith('.zip'):
-        fmt, stem = 'zip', archive.name[:-4]
-    elif lower.endswith(('.tar.gz', '.tgz', '.tar')):
-        fmt = 'tar'
-        stem = archive.name[:-7] if lower.endswith('.tar.gz') else archive.name.rsplit('.', 1)[0]
-    else:
-        raise ValueError(f'download_extract: {archive.name} is not a .zip, .tar or .tar.gz archive')
-    _unpack(archive, base, fmt)
-    return str(base / folder) if folder else str(base / stem)
-
-
-def _unpack(archive, base, fmt):
-    """``shutil.unpack_archive``, after checking that no member escapes ``base``."""
-    if fmt == 'zip':
-        import zipfile
-        with zipfile.ZipFile(archive) as z:
-            names = z.namelist()
-    else:
-        with tarfile.open(archive) as t:
-            names = [m.name for m in t.getmembers() if not (m.issym() or m.islnk())]
-            if len(names) != len(t.getmembers()):
-                raise ValueError(f'download_extract: {archive.name} holds links; refusing to unpack it')
-    root = base.resolve()
-    for member in names:
-        if root not in (root / member).resolve().parents and (root / member).resolve() != root:
-            raise ValueError(f'download_extract: {archive.name} has a member outside its folder: {member!r}')
-    shutil.unpack_archive(str(archive), str(base), fmt)
 
 
 def find_time_machine(path=None):
