@@ -204,6 +204,7 @@ def test_download_with_a_wrong_checksum_writes_nothing(tmp_path, monkeypatch):
 
 
 def test_download_uses_a_checked_copy_in_the_data_directory_without_the_network(tmp_path, monkeypatch):
+    import urllib.request
     monkeypatch.setenv(data.DATA_ENV, str(tmp_path / 'data'))
     (tmp_path / 'data').mkdir()
     (tmp_path / 'data' / 'table.csv').write_bytes(b'a,b\n')
