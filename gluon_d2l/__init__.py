@@ -1,16 +1,22 @@
 """gluon_d2l: the "Dive into Deep Learning" custom layers and RNN-from-scratch chapters for
 MXNet Gluon 1.9.1, with the same names and signatures as ``d2l``'s mxnet module.
 
-Importing it puts MXNet in NumPy mode (``npx.set_np()``), as ``d2l`` does, after
-:mod:`gluon_d2l.numpy_compat` has made MXNet importable on the installed NumPy.
+Importing it changes no global MXNet state: it does not call ``npx.set_np()``. Every block
+and function of the library runs in MXNet's NumPy mode whatever mode the caller is in
+(``mxnet.util.use_np``), so legacy ``mx.nd`` code in the same process keeps working, and the
+d2l chapters' code, which calls ``npx.set_np()`` itself, runs unchanged.
+:mod:`gluon_d2l.numpy_compat` makes MXNet importable on the installed NumPy first.
 """
+import sys
+
 from . import numpy_compat
 
-numpy_compat.install()
+if 'mxnet' not in sys.modules:      # else the import hook (or NumPy <= 1.23) has let MXNet load
+    numpy_compat.before_mxnet()
 
-from mxnet import npx  # noqa: E402  (MXNet must come after the NumPy shim)
+import mxnet  # noqa: E402,F401  (after the NumPy shim)
 
-npx.set_np()
+numpy_compat.after_mxnet()
 
 from .counters import Accumulator, Timer  # noqa: E402
 from .data import (DATA_ENV, TIME_MACHINE_SHA1, TIME_MACHINE_URL, SeqDataLoader, Vocab,  # noqa: E402
@@ -22,6 +28,10 @@ from .layers import (CenteredLayer, FourierHalfLayer, HybridCenteredLayer, MyDen
 from .models import (HybridRNNScratch, RNNModel, RNNModelScratch, get_params, init_rnn_state,  # noqa: E402
                      rnn)
 from .training import (grad_clipping, predict_ch8, sgd, train_ch8, train_epoch_ch8)  # noqa: E402
+from .aliases import *  # noqa: E402,F401,F403  (d2l's array aliases: ones, reshape, size, ...)
+from .aliases import ALIASES  # noqa: E402
+from .hub import DATA_HUB, DATA_URL, download, download_extract  # noqa: E402
+from .plotting import Animator, plot, set_axes, set_figsize, use_svg_display  # noqa: E402
 
 __version__ = '0.1.0'
 
@@ -33,4 +43,7 @@ __all__ = [
     'load_data_time_machine', 'num_gpus', 'predict_ch8', 'read_time_machine', 'rnn',
     'seq_data_iter_random', 'seq_data_iter_sequential', 'sgd', 'tokenize', 'train_ch8',
     'train_epoch_ch8', 'try_all_gpus', 'try_gpu',
+    'Animator', 'DATA_HUB', 'DATA_URL', 'download', 'download_extract', 'plot', 'set_axes', 'set_figsize',
+    'use_svg_display',
 ]
+__all__ += sorted(ALIASES)

@@ -17,6 +17,7 @@ import pathlib
 import random
 import re
 import tempfile
+import urllib.request
 
 import numpy as onp
 from mxnet import np
@@ -48,34 +49,45 @@ def _verified(path, origin):
     return path
 
 
-def download_time_machine(target_dir):
-    """Download the corpus into ``target_dir`` (SHA-1 checked) and return its path.
+def fetch(url, sha1, target, hint):
+    """Download ``url`` to ``target`` (SHA-1 checked) and return ``target``; ``hint`` ends the offline error.
 
     ``mxnet.gluon.utils.download`` fetches and checks the SHA-1, into a private temporary
     directory: it renames its download into place *before* checking the hash, so a bad
-    payload never reaches ``target_dir``. Only a checked file is written there (through a
-    temporary name); offline, nothing is created.
+    payload never reaches ``target``'s directory. Only a checked file is written there
+    (through a temporary name); offline, nothing is created. ``file://`` URLs (local
+    mirrors), which ``requests`` cannot open, are read with ``urllib`` and checked the same way.
     """
     from mxnet.gluon.utils import download
-    target_dir = pathlib.Path(target_dir)
-    target = target_dir / TIME_MACHINE_FILE
+    target = pathlib.Path(target)
     with tempfile.TemporaryDirectory(prefix='gluon-d2l-download-') as tmp:
-        fetched = os.path.join(tmp, TIME_MACHINE_FILE)
+        fetched = os.path.join(tmp, target.name)
         try:
-            download(TIME_MACHINE_URL, path=fetched, sha1_hash=TIME_MACHINE_SHA1, retries=1)
+            if url.startswith('file:'):
+                with urllib.request.urlopen(url) as response, open(fetched, 'wb') as f:
+                    f.write(response.read())
+                if sha1_of(fetched) != sha1:
+                    raise UserWarning(url)
+            else:
+                download(url, path=fetched, sha1_hash=sha1, retries=1)
         except UserWarning:
-            raise ValueError(f'download from {TIME_MACHINE_URL} has SHA-1 {sha1_of(fetched)}, '
-                             f'expected {TIME_MACHINE_SHA1}; nothing was written') from None
+            raise ValueError(f'download from {url} has SHA-1 {sha1_of(fetched)}, expected {sha1}; '
+                             'nothing was written') from None
         except Exception as err:  # requests' connection errors, HTTP status, OSError
-            raise RuntimeError(f'no local copy of {TIME_MACHINE_FILE} and cannot download '
-                               f'{TIME_MACHINE_URL} ({type(err).__name__}: {err}); set {DATA_ENV} to a '
-                               f'directory holding {TIME_MACHINE_FILE}, or pass a corpus path') from None
-        target_dir.mkdir(parents=True, exist_ok=True)
-        fd, partial = tempfile.mkstemp(dir=target_dir, prefix=f'.{TIME_MACHINE_FILE}-')
+            raise RuntimeError(f'no local copy of {target.name} and cannot download {url} '
+                               f'({type(err).__name__}: {err}); {hint}') from None
+        target.parent.mkdir(parents=True, exist_ok=True)
+        fd, partial = tempfile.mkstemp(dir=target.parent, prefix=f'.{target.name}-')
         with os.fdopen(fd, 'wb') as f, open(fetched, 'rb') as payload:
             f.write(payload.read())
         os.replace(partial, target)
     return target
+
+
+def download_time_machine(target_dir):
+    """Download the corpus into ``target_dir`` with :func:`fetch` and return its path."""
+    return fetch(TIME_MACHINE_URL, TIME_MACHINE_SHA1, pathlib.Path(target_dir) / TIME_MACHINE_FILE,
+                 f'set {DATA_ENV} to a directory holding {TIME_MACHINE_FILE}, or pass a corpus path')
 
 
 def find_time_machine(path=None):

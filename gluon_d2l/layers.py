@@ -4,10 +4,12 @@ import math
 import numpy as onp
 from mxnet import np, npx
 from mxnet.gluon import nn
+from mxnet.util import use_np
 
 from .checks import check_feature_size, check_positive_int
 
 
+@use_np
 class CenteredLayer(nn.Block):
     """Subtract the mean of the whole input from every element."""
 
@@ -15,6 +17,7 @@ class CenteredLayer(nn.Block):
         return X - X.mean()
 
 
+@use_np
 class HybridCenteredLayer(nn.HybridBlock):
     """``CenteredLayer`` as a HybridBlock, so it can be ``hybridize()``-d."""
 
@@ -22,6 +25,7 @@ class HybridCenteredLayer(nn.HybridBlock):
         return X - X.mean()
 
 
+@use_np
 class MyDense(nn.Block):
     """A fully connected layer with ReLU whose parameters come from ``self.params.get``."""
 
@@ -38,6 +42,7 @@ class MyDense(nn.Block):
         return npx.relu(linear)
 
 
+@use_np
 class TensorReductionLayer(nn.HybridBlock):
     """Exercise 1: ``y_k = sum_ij W_ijk x_i x_j`` for inputs of shape ``(batch, in_units)``."""
 
@@ -59,6 +64,7 @@ class TensorReductionLayer(nn.HybridBlock):
         return (partial * F.np.expand_dims(x, axis=-1)).sum(axis=1)
 
 
+@use_np
 class FourierHalfLayer(nn.Block):
     """Exercise 2: the leading half of the discrete Fourier coefficients of the last axis.
 

@@ -1,10 +1,12 @@
 """Character-level RNN language models: from scratch, hybridized, and concise."""
 from mxnet import init, np, npx
 from mxnet.gluon import nn
+from mxnet.util import use_np
 
 from .checks import check_positive_int, check_state
 
 
+@use_np
 def get_params(vocab_size, num_hiddens, device):
     """Create the scratch RNN's parameters ``[W_xh, W_hh, b_h, W_hq, b_q]`` on ``device``."""
     num_inputs = num_outputs = check_positive_int('vocab_size', vocab_size)
@@ -21,11 +23,13 @@ def get_params(vocab_size, num_hiddens, device):
     return params
 
 
+@use_np
 def init_rnn_state(batch_size, num_hiddens, device):
     """Return the initial hidden state: a 1-tuple holding zeros of shape ``(batch, hiddens)``."""
     return (np.zeros((batch_size, num_hiddens), ctx=device),)
 
 
+@use_np
 def rnn(inputs, state, params):
     """Run the tanh RNN over one-hot ``inputs`` of shape ``(num_steps, batch, vocab)``.
 
@@ -51,6 +55,7 @@ def check_token_batch(X, vocab_size):
                          f'[0, {vocab_size})')
 
 
+@use_np
 class RNNModelScratch:
     """An RNN model built from plain functions and a list of arrays (no Gluon Block)."""
 
@@ -72,6 +77,7 @@ class RNNModelScratch:
         return tuple(s.astype(self.params[0].dtype, copy=False) for s in state)
 
 
+@use_np
 class HybridRNNScratch(nn.HybridBlock):
     """The scratch RNN as a HybridBlock: same parameters, same math, one graph per call.
 
@@ -117,6 +123,7 @@ class HybridRNNScratch(nn.HybridBlock):
         return (np.zeros((batch_size, self.num_hiddens), ctx=ctx, dtype=self.W_hh.dtype),)
 
 
+@use_np
 class RNNModel(nn.HybridBlock):
     """The concise model: a ``gluon.rnn`` layer followed by a Dense output layer."""
 
@@ -145,6 +152,7 @@ class RNNModel(nn.HybridBlock):
 MODEL_KINDS = ('scratch', 'hybrid', 'concise')
 
 
+@use_np
 def build_model(kind, vocab_size, num_hiddens, devices):
     """Build and initialise a model of ``kind`` (see ``MODEL_KINDS``) on ``devices``.
 

@@ -11,8 +11,24 @@ thin wrappers that call today's NumPy function: an ``mx.np`` array passed to, sa
 ``numpy.product`` still reaches MXNet's operator through ``__array_function__``.
 :func:`restored_names` lists what was added (audit it with
 ``python -c "import gluon_d2l.numpy_compat as c; print(c.restored_names())"``).
+
+Two more things stand between MXNet 1.9.1 and today's libraries, and this module handles both:
+
+- NumPy 2 prints a scalar inside a tuple or list as ``np.int64(4)``; MXNet hands operator
+  arguments to its C++ side as ``str(value)``, so ``x.reshape((np.int64(2), 4))`` fails.
+  :func:`fix_operator_arguments` gives the few MXNet modules that stringify operator arguments
+  a ``str`` that writes NumPy scalars inside containers the way NumPy 1 did. NumPy's own
+  print options are left alone.
+- TensorFlow 2.12-2.14 and 2.17, imported before MXNet, make ``import mxnet`` abort the
+  process with no message. :func:`check_tensorflow` turns that into an ``ImportError``.
+
+:func:`before_mxnet` and :func:`after_mxnet` run them at the right moments; the import hook
+(``_gluon_d2l_hook``, installed with the package) calls them whenever ``mxnet`` is imported.
 """
+import builtins
 import math
+import re
+import sys
 import types
 import warnings
 
@@ -86,3 +102,108 @@ def install():
 def restored_names():
     """The sorted names :func:`install` added to ``numpy`` (empty on NumPy <= 1.23)."""
     return sorted(_restored)
+
+
+# --- NumPy 2 scalars as MXNet operator arguments ---------------------------------------------
+
+#: The MXNet modules whose ``str()`` calls turn operator arguments, cached-op flags and symbol
+#: attributes into the text MXNet's C++ side parses.
+STRINGIFYING_MODULES = ('mxnet._ctypes.ndarray', 'mxnet._ctypes.symbol', 'mxnet.symbol.symbol')
+
+_fixed_modules = []
+
+
+def _argument_text(value):
+    """``repr`` for the elements of a container, with NumPy scalars written as NumPy 1 did."""
+    if isinstance(value, numpy.generic):
+        return builtins.str(value)           # '4', '0.1', 'True' (what NumPy 1's repr gave)
+    if isinstance(value, tuple):
+        items = [_argument_text(v) for v in value]
+        return '(' + items[0] + ',)' if len(items) == 1 else '(' + ', '.join(items) + ')'
+    if isinstance(value, list):
+        return '[' + ', '.join(_argument_text(v) for v in value) + ']'
+    return repr(value)
+
+
+def _holds_numpy_scalar(value):
+    return any(isinstance(v, numpy.generic) or (isinstance(v, (tuple, list)) and _holds_numpy_scalar(v))
+               for v in value)
+
+
+class _StrType(type):
+    def __instancecheck__(cls, obj):
+        return isinstance(obj, builtins.str)
+
+    def __subclasscheck__(cls, sub):
+        return issubclass(sub, builtins.str)
+
+
+class OperatorArgumentStr(builtins.str, metaclass=_StrType):
+    """``str`` for MXNet's stringifying modules: ``str((np.int64(2), 4))`` gives ``'(2, 4)'``.
+
+    Anything but a tuple or list holding NumPy scalars gets exactly ``builtins.str``; the
+    result is always a plain ``str``, and ``isinstance(x, str)`` keeps its meaning.
+    """
+
+    def __new__(cls, value='', *args, **kwargs):
+        if not args and not kwargs and isinstance(value, (tuple, list)) and _holds_numpy_scalar(value):
+            return _argument_text(value)
+        return builtins.str(value, *args, **kwargs)
+
+
+def fix_operator_arguments():
+    """On NumPy >= 2, let MXNet's operator arguments hold NumPy scalars; idempotent.
+
+    Needs MXNet imported. Returns :func:`fixed_modules` (empty on NumPy 1, where ``str`` of a
+    tuple of NumPy scalars is already what MXNet parses).
+    """
+    if int(numpy.__version__.split('.')[0]) >= 2:
+        for name in STRINGIFYING_MODULES:
+            module = sys.modules.get(name)
+            if module is None:
+                raise ImportError(f'fix_operator_arguments: import mxnet first ({name} is not loaded)')
+            if vars(module).get('str') is not OperatorArgumentStr:
+                module.str = OperatorArgumentStr
+                _fixed_modules.append(name)
+    return fixed_modules()
+
+
+def fixed_modules():
+    """The MXNet modules :func:`fix_operator_arguments` gave its ``str`` (empty on NumPy 1)."""
+    return sorted(_fixed_modules)
+
+
+# --- TensorFlow imported before MXNet ----------------------------------------------------------
+
+#: TensorFlow releases after which ``import mxnet`` aborts the process (exit 255, no message),
+#: measured with tensorflow-cpu: 2.12-2.14 and 2.17 (2.15 and 2.16 work in either order).
+TENSORFLOW_BEFORE_MXNET_ABORTS = ((2, 12), (2, 13), (2, 14), (2, 17))
+
+
+def check_tensorflow():
+    """Raise ``ImportError`` if a TensorFlow that kills ``import mxnet`` is already imported.
+
+    Call it before MXNet is loaded (once MXNet has loaded, the order no longer matters).
+    """
+    tf = sys.modules.get('tensorflow')
+    if tf is None:
+        return
+    version = getattr(tf, '__version__', '')
+    match = re.match(r'(\d+)\.(\d+)', version)
+    if match and (int(match[1]), int(match[2])) in TENSORFLOW_BEFORE_MXNET_ABORTS:
+        raise ImportError(
+            f'mxnet is being imported after tensorflow {version}: with tensorflow 2.12-2.14 and 2.17 '
+            'that aborts the whole process (exit status 255, no message). Import mxnet (or gluon_d2l) '
+            'before tensorflow, or use tensorflow 2.15 or 2.16. '
+            '(Raised by gluon_d2l\'s import hook; GLUON_D2L_NO_HOOK=1 turns the hook off.)')
+
+
+def before_mxnet():
+    """What must happen before MXNet's first import: the TensorFlow check, then :func:`install`."""
+    check_tensorflow()
+    return install()
+
+
+def after_mxnet():
+    """What must happen once MXNet is loaded: :func:`fix_operator_arguments`."""
+    return fix_operator_arguments()

@@ -3,6 +3,7 @@ import math
 
 import numpy as onp
 from mxnet import autograd, gluon, init, np
+from mxnet.util import use_np
 
 from .checks import check_positive_int, check_positive_number
 from .counters import Timer
@@ -22,6 +23,7 @@ def _gradient_copies(net):
     return [[p.grad] for p in net.params]
 
 
+@use_np
 def grad_clipping(net, theta):
     """Rescale all gradients so that their *global* L2 norm is at most ``theta``.
 
@@ -53,12 +55,14 @@ def grad_clipping(net, theta):
     return float(norm.item())
 
 
+@use_np
 def sgd(params, lr, batch_size):
     """Minibatch stochastic gradient descent, updating ``params`` in place."""
     for param in params:
         param[:] = param - lr * param.grad / batch_size
 
 
+@use_np
 def make_updater(net, lr, device, kvstore='device'):
     """Return ``updater(batch_size)`` and the Trainer behind it (``None`` for scratch models).
 
@@ -90,6 +94,7 @@ def _split(X, devices):
     return [part.as_in_ctx(d) for part, d in zip(np.split(X, len(devices), axis=0), devices)]
 
 
+@use_np
 def train_epoch_ch8(net, train_iter, loss, updater, device, use_random_iter, theta=1.0,
                     stats=None, reduce_gradients=None, num_workers=1):
     """Train ``net`` for one epoch; return ``(perplexity, tokens_per_sec)``.
@@ -148,13 +153,15 @@ def perplexity(mean_loss):
         return math.inf
 
 
-def predict_ch8(prefix, num_preds, net, vocab, device, temperature=None, seed=None):
+@use_np
+def predict_ch8(prefix, num_preds, net, vocab, device, temperature=None, seed=None, strict=False):
     """Continue ``prefix`` by ``num_preds`` characters.
 
     Warms the state up on the prefix, then picks greedily (the argmax). With
     ``temperature`` it samples instead, from probabilities proportional to
     ``p ** (1 / temperature)``: below 1 sharpens, above 1 flattens; ``seed``
-    makes sampling reproducible.
+    makes sampling reproducible. Characters of the prefix outside the vocabulary
+    are read as ``<unk>``, as in d2l; ``strict=True`` refuses them instead.
     """
     if not prefix:
         raise ValueError('prefix must be a non-empty string')
@@ -162,7 +169,7 @@ def predict_ch8(prefix, num_preds, net, vocab, device, temperature=None, seed=No
     if num_preds < 0:
         raise ValueError(f'num_preds must be >= 0, got {num_preds}')
     unknown = sorted({ch for ch in prefix if ch not in vocab.token_to_idx})
-    if unknown:
+    if unknown and strict:
         raise ValueError(f'prefix {prefix!r} has characters outside the vocabulary: {unknown}')
     if temperature is not None:
         temperature = check_positive_number('temperature', temperature)
@@ -188,6 +195,7 @@ def predict_ch8(prefix, num_preds, net, vocab, device, temperature=None, seed=No
     return ''.join(vocab.idx_to_token[i] for i in outputs)
 
 
+@use_np
 def train_ch8(net, train_iter, vocab, lr, num_epochs, device, use_random_iter=False,
               theta=1.0, on_epoch=None):
     """Train ``net`` for ``num_epochs`` epochs and print the d2l chapter's summary.

@@ -12,6 +12,11 @@ os.environ.setdefault('GLUON_D2L_DATA', str(REPO.parent / 'shared' / 'data'))
 
 import gluon_d2l  # noqa: E402,F401  (applies the NumPy shim before mxnet is imported below)
 import mxnet as mx  # noqa: E402
+from mxnet import npx  # noqa: E402
+
+# The tests are written like the d2l chapters, which put MXNet in NumPy mode themselves; the library
+# itself works in either mode (tests/test_np_mode.py checks it in a fresh, legacy-mode interpreter).
+npx.set_np()
 
 
 settings.register_profile('ci', derandomize=True, deadline=None, max_examples=25, print_blob=True,

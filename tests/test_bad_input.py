@@ -118,7 +118,7 @@ CASES = [
      ValueError, 'device'),
     ('predict_ch8 empty prefix', lambda t: d2l.predict_ch8('', 3, scratch(4), VOCAB, mx.cpu()),
      ValueError, 'prefix'),
-    ('predict_ch8 unknown chars', lambda t: d2l.predict_ch8('abz', 3, scratch(4), VOCAB, mx.cpu()),
+    ('predict_ch8 unknown chars', lambda t: d2l.predict_ch8('abz', 3, scratch(4), VOCAB, mx.cpu(), strict=True),
      ValueError, 'prefix'),
     ('predict_ch8 num_preds<0', lambda t: d2l.predict_ch8('ab', -1, scratch(4), VOCAB, mx.cpu()),
      ValueError, 'num_preds'),

@@ -1,5 +1,6 @@
 """The Time Machine pipeline: corpus lookup, preprocessing, vocabulary, minibatch iterators."""
 import hashlib
+import pathlib
 import random
 import shutil
 
@@ -182,3 +183,80 @@ def test_download_refuses_a_payload_with_the_wrong_checksum(tmp_path, monkeypatc
     with pytest.raises(ValueError, match=hashlib.sha1(b'not the book').hexdigest()):
         data.download_time_machine(tmp_path)
     assert not (tmp_path / 'timemachine.txt').exists()
+
+
+# --- d2l's DATA_HUB, download and download_extract -----------------------------------------------
+
+def register(monkeypatch, name, path, sha1):
+    """A DATA_HUB entry pointing at a local file through a file:// URL."""
+    monkeypatch.setitem(d2l.DATA_HUB, name, (path.resolve().as_uri(), sha1))
+
+
+def test_download_fetches_a_file_url_and_checks_its_sha1(tmp_path, monkeypatch):
+    monkeypatch.delenv(data.DATA_ENV, raising=False)
+    source = tmp_path / 'mirror' / 'numbers.csv'
+    source.parent.mkdir()
+    source.write_bytes(b'1,2,3\n')
+    register(monkeypatch, 'numbers', source, hashlib.sha1(b'1,2,3\n').hexdigest())
+    got = d2l.download('numbers', cache_dir=tmp_path / 'cache')
+    assert got == str(tmp_path / 'cache' / 'numbers.csv') and open(got, 'rb').read() == b'1,2,3\n'
+    source.unlink()                                    # offline now: the checked copy in the cache is used
+    assert d2l.download('numbers', cache_dir=tmp_path / 'cache') == got
+
+
+def test_download_with_a_wrong_checksum_writes_nothing(tmp_path, monkeypatch):
+    monkeypatch.delenv(data.DATA_ENV, raising=False)
+    source = tmp_path / 'numbers.csv'
+    source.write_bytes(b'1,2,3\n')
+    register(monkeypatch, 'numbers', source, '0' * 40)
+    with pytest.raises(ValueError, match='has SHA-1 .* expected 0{40}; nothing was written'):
+        d2l.download('numbers', cache_dir=tmp_path / 'cache')
+    assert not (tmp_path / 'cache').exists()  # nothing created, not even the directory
+
+
+def test_download_uses_a_checked_copy_in_the_data_directory_without_the_network(tmp_path, monkeypatch):
+    import urllib.request
+    monkeypatch.setenv(data.DATA_ENV, str(tmp_path / 'data'))
+    (tmp_path / 'data').mkdir()
+    (tmp_path / 'data' / 'table.csv').write_bytes(b'a,b\n')
+    monkeypatch.setitem(d2l.DATA_HUB, 'table', (d2l.DATA_URL + 'table.csv', hashlib.sha1(b'a,b\n').hexdigest()))
+    monkeypatch.setattr(urllib.request, 'urlopen', lambda *a, **k: pytest.fail('went to the network'))
+    assert d2l.download('table', cache_dir=tmp_path / 'cache') == str(tmp_path / 'data' / 'table.csv')
+
+
+def test_download_offline_and_unknown_names_say_what_to_do(tmp_path, monkeypatch):
+    monkeypatch.delenv(data.DATA_ENV, raising=False)
+    register(monkeypatch, 'gone', tmp_path / 'gone.zip', '0' * 40)
+    with pytest.raises(RuntimeError, match=f'cannot download .*gone.zip.*put gone.zip .*{data.DATA_ENV}'):
+        d2l.download('gone', cache_dir=tmp_path / 'cache')
+    with pytest.raises(ValueError, match="'nope' is not in DATA_HUB"):
+        d2l.download('nope')
+    assert d2l.DATA_HUB['time_machine'] == (d2l.DATA_URL + 'timemachine.txt', d2l.TIME_MACHINE_SHA1)
+
+
+@pytest.mark.parametrize('fmt,suffix', [('zip', '.zip'), ('gztar', '.tar.gz')])
+def test_download_extract_unpacks_next_to_the_archive(tmp_path, monkeypatch, fmt, suffix):
+    monkeypatch.delenv(data.DATA_ENV, raising=False)
+    (tmp_path / 'src' / 'kit').mkdir(parents=True)
+    (tmp_path / 'src' / 'kit' / 'a.txt').write_text('A')
+    archive = pathlib.Path(shutil.make_archive(str(tmp_path / 'kit'), fmt, tmp_path / 'src', 'kit'))
+    assert archive.name == 'kit' + suffix
+    register(monkeypatch, 'kit', archive, data.sha1_of(archive))
+    monkeypatch.setenv('XDG_CACHE_HOME', str(tmp_path / 'xdg'))
+    folder = d2l.download_extract('kit')
+    assert folder == str(tmp_path / 'xdg' / 'gluon_d2l' / 'kit')
+    assert (pathlib.Path(folder) / 'a.txt').read_text() == 'A'
+    assert d2l.download_extract('kit', 'kit') == folder
+
+
+def test_download_extract_refuses_members_outside_its_folder(tmp_path, monkeypatch):
+    import zipfile
+    monkeypatch.delenv(data.DATA_ENV, raising=False)
+    archive = tmp_path / 'evil.zip'
+    with zipfile.ZipFile(archive, 'w') as z:
+        z.writestr('../outside.txt', 'x')
+    register(monkeypatch, 'evil', archive, data.sha1_of(archive))
+    monkeypatch.setenv('XDG_CACHE_HOME', str(tmp_path / 'xdg'))
+    with pytest.raises(ValueError, match='outside its folder'):
+        d2l.download_extract('evil')
+    assert not (tmp_path / 'outside.txt').exists()

@@ -8,6 +8,7 @@ uses resolves, that the stand-ins compute what the removed functions did (and st
 import ast
 import json
 import math
+import os
 import pathlib
 import subprocess
 import sys
@@ -273,3 +274,180 @@ def test_a_gluon_model_trains_with_autograd_and_trainer():
         losses.append(float(batch_loss.mean()))
     assert all(math.isfinite(v) for v in losses)
     assert losses[-1] < 0.25 * losses[0], losses
+
+
+# --- NumPy scalars as MXNet operator arguments ---------------------------------------------------
+
+I2, I3, I4 = numpy.int64(2), numpy.int64(3), numpy.int64(4)
+SCALAR_ARGUMENTS = {   # an MXNet call whose operator arguments hold NumPy scalars -> what it must give
+    'nd.ones shape': (lambda: mx.nd.ones((I2, I3)).shape, (2, 3)),
+    'np reshape': (lambda: mnp.ones(6).reshape((I2, I3)).shape, (2, 3)),
+    'np.split indices': (lambda: [p.shape for p in mnp.split(mnp.ones(6), [I2, I4])], [(2,), (2,), (2,)]),
+    'symbol shape attribute': (lambda: mx.sym.var('x', shape=(I2, I3)).infer_shape()[1], [(2, 3)]),
+    'symbol reshape': (lambda: mx.sym.reshape(mx.sym.var('x'), shape=(I2, I3)).infer_shape(x=(6,))[1], [(2, 3)]),
+    'split_and_load uneven': (lambda: [p.shape for p in gluon.utils.split_and_load(
+        mnp.ones((5, 2)), [mx.cpu(0), mx.cpu(1)], even_split=False)], [(3, 2), (2, 2)]),
+    'init.Constant dumps': (lambda: json.loads(mx.init.Constant(mx.nd.ones((I2,))).dumps()),
+                            ['constant', {'value': [1.0, 1.0]}]),
+}
+
+
+@pytest.mark.parametrize('name', sorted(SCALAR_ARGUMENTS))
+def test_numpy_scalars_as_operator_arguments(name):
+    call, expected = SCALAR_ARGUMENTS[name]
+    assert call() == expected
+
+
+@pytest.mark.parametrize('name', sorted(SCALAR_ARGUMENTS))
+def test_operator_arguments_fail_without_the_fix_on_numpy_2(name, monkeypatch):
+    """The planted bug: MXNet's own ``str`` back in its modules. On NumPy 2 every case fails
+    again, so the cases above test the fix; on NumPy 1 there is nothing to fix."""
+    if NUMPY < (2, 0):
+        assert numpy_compat.fixed_modules() == []
+        assert SCALAR_ARGUMENTS[name][0]() == SCALAR_ARGUMENTS[name][1]
+        return
+    assert numpy_compat.fixed_modules() == sorted(numpy_compat.STRINGIFYING_MODULES)
+    for module in numpy_compat.STRINGIFYING_MODULES:
+        monkeypatch.setattr(sys.modules[module], 'str', str)
+    with pytest.raises(Exception, match=r'np\.int64|Invalid attribute'):
+        SCALAR_ARGUMENTS[name][0]()
+
+
+@pytest.mark.parametrize('value,text', [
+    ((I2,), '(2,)'), ([0, I2, I4], '[0, 2, 4]'), ((numpy.float32(0.1), 2.5), '(0.1, 2.5)'),
+    ((numpy.bool_(True), 'a'), "(True, 'a')"), (((I2, I3), [I4]), '((2, 3), [4])'),
+])
+def test_operator_argument_str_writes_numpy_scalars_like_numpy_1(value, text):
+    assert numpy_compat.OperatorArgumentStr(value) == text
+
+
+@pytest.mark.parametrize('value', [4, 'relu', (2, 3), [1, (2, 3)], None, True, 0.1, (), I4, numpy.float32(0.5),
+                                   {'a': 1}, mx.cpu(0), numpy.dtype('float32')])
+def test_operator_argument_str_is_str_for_everything_else(value):
+    got = numpy_compat.OperatorArgumentStr(value)
+    assert got == str(value) and type(got) is str
+    assert isinstance('text', numpy_compat.OperatorArgumentStr) and not isinstance(4, numpy_compat.OperatorArgumentStr)
+    assert numpy_compat.OperatorArgumentStr(b'ab', 'ascii') == 'ab'
+
+
+def test_numpys_print_options_are_untouched():
+    assert numpy.get_printoptions()['legacy'] is False
+    if NUMPY >= (2, 0):
+        assert repr(I4) == 'np.int64(4)' and str((I4,)) == '(np.int64(4),)'
+
+
+# --- the import hook ---------------------------------------------------------------------------
+
+REPO = pathlib.Path(__file__).resolve().parents[1]
+
+
+def run_python(code, **env_vars):
+    """Run ``code`` in a fresh interpreter that has the repository on its path."""
+    env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS='1', **env_vars)
+    for name, value in env_vars.items():
+        if value is None:
+            env.pop(name)
+    return subprocess.run([sys.executable, '-c', code], env=env, capture_output=True, text=True, timeout=300)
+
+
+PTH = f'import site; site.addpackage({str(REPO)!r}, "gluon_d2l_hook.pth", set())\n'
+TRAIN_A_STEP = r'''
+import json, sys
+import mxnet as mx, numpy
+from mxnet import autograd, gluon, nd
+net = gluon.nn.Dense(1)
+net.initialize()
+trainer = gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': 0.1})
+x, y = nd.random.normal(shape=(8, 3)), nd.ones((8, 1))
+losses = []
+for _ in range(2):
+    with autograd.record():
+        l = gluon.loss.L2Loss()(net(x), y)
+    l.backward()
+    trainer.step(8)
+    losses.append(float(l.mean().asscalar()))
+compat = sys.modules.get('gluon_d2l.numpy_compat')
+print(json.dumps({'losses': losses, 'package_imported': 'gluon_d2l' in sys.modules,
+                  'restored': compat.restored_names() if compat else None,
+                  'fixed': compat.fixed_modules() if compat else None,
+                  'reshape': mx.np.ones(6).reshape((numpy.int64(2), numpy.int64(3))).shape,
+                  'np_mode': mx.util.is_np_array(),
+                  'hooks_left': [type(f).__name__ for f in sys.meta_path if 'D2L' in type(f).__name__ or
+                                 type(f).__name__ == 'type' and 'MXNet' in f.__name__]}))
+'''
+
+
+def test_the_pth_hook_makes_a_bare_import_mxnet_work():
+    """``import mxnet`` with the .pth processed (as site does at start-up) and gluon_d2l never imported."""
+    result = run_python(PTH + TRAIN_A_STEP)
+    assert result.returncode == 0, result.stderr[-3000:]
+    out = json.loads(result.stdout.splitlines()[-1])
+    assert out['losses'][1] < out['losses'][0]
+    assert out['package_imported'] is False and out['np_mode'] is False
+    assert out['restored'] == sorted(expected_restored())
+    assert out['fixed'] == (sorted(numpy_compat.STRINGIFYING_MODULES) if NUMPY >= (2, 0) else [])
+    assert out['reshape'] == [2, 3] and out['hooks_left'] == []
+
+
+def test_importing_gluon_d2l_after_the_hook_reuses_its_shim():
+    result = run_python(PTH + 'import mxnet, sys\nshim = sys.modules["gluon_d2l.numpy_compat"]\n'
+                              'import gluon_d2l\nprint(gluon_d2l.numpy_compat is shim, mxnet.util.is_np_array())')
+    assert result.returncode == 0, result.stderr[-3000:]
+    assert result.stdout.split() == ['True', 'False']
+
+
+def test_the_hook_ignores_other_imports_and_can_be_turned_off():
+    """One hook however often the .pth is read (a venv's lib64 -> lib link makes site read it twice)."""
+    probe = PTH + PTH + ('import sys; print(sum(type(f).__name__ == "GluonD2LHook" for f in sys.meta_path), '
+                         'sys.meta_path[0].find_spec("json"), "_gluon_d2l_hook" in sys.modules)')
+    result = run_python(probe, GLUON_D2L_NO_HOOK=None)
+    assert result.stdout.split() == ['1', 'None', 'False'], result.stderr[-2000:]
+    result = run_python(PTH + 'import sys; print([type(f).__name__ for f in sys.meta_path])', GLUON_D2L_NO_HOOK='1')
+    assert 'GluonD2LHook' not in result.stdout, result.stdout
+
+
+def test_without_the_hook_a_bare_import_mxnet_fails_on_numpy_1_24_and_later():
+    """What the hook is for (and proof that the test above needs it)."""
+    result = run_python('import mxnet', GLUON_D2L_NO_HOOK='1')
+    assert (result.returncode == 0) == (NUMPY < (1, 24)), result.stderr[-2000:]
+
+
+FAKE_TENSORFLOW = '''
+import sys, types
+tf = types.ModuleType('tensorflow')
+tf.__version__ = {version!r}
+sys.modules['tensorflow'] = tf
+'''
+
+
+@pytest.mark.parametrize('version', ['2.12.0', '2.13.1', '2.14.1', '2.17.1'])
+@pytest.mark.parametrize('how', ['hook', 'import gluon_d2l'])
+def test_tensorflow_that_kills_mxnet_gives_an_import_error(version, how):
+    """A stand-in ``tensorflow`` module with that version is in ``sys.modules`` (no TensorFlow needed)."""
+    code = FAKE_TENSORFLOW.format(version=version) + (PTH + 'import mxnet' if how == 'hook' else 'import gluon_d2l')
+    code = ('try:\n' + ''.join('    ' + line + '\n' for line in code.splitlines() if line) +
+            'except ImportError as err:\n    print("ImportError:", err)\n'
+            '    import sys; print("retry checked:", any(type(f).__name__ in ("GluonD2LHook", "type") and '
+            '"mxnet" not in sys.modules for f in sys.meta_path[:1]))\n')
+    result = run_python(code, GLUON_D2L_NO_HOOK='1' if how != 'hook' else None)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert f'ImportError: mxnet is being imported after tensorflow {version}' in result.stdout
+    assert 'Import mxnet (or gluon_d2l) before tensorflow' in result.stdout
+    if how == 'hook':
+        assert 'retry checked: True' in result.stdout
+
+
+@pytest.mark.parametrize('version', ['2.15.1', '2.16.2', 'unknown'])
+def test_tensorflow_releases_that_work_are_let_through(version):
+    result = run_python(FAKE_TENSORFLOW.format(version=version) + PTH + 'import mxnet; print(mxnet.__version__)')
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert result.stdout.split() == ['1.9.1']
+
+
+def test_build_puts_the_pth_file_at_the_top_of_the_wheel(tmp_path):
+    """setup.py's build_py (what ``python -m build --wheel`` runs) copies the hook next to the packages."""
+    result = subprocess.run([sys.executable, 'setup.py', '-q', 'build_py', '--build-lib', str(tmp_path)],
+                            cwd=REPO, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-2000:]
+    assert (tmp_path / 'gluon_d2l_hook.pth').read_text() == (REPO / 'gluon_d2l_hook.pth').read_text()
+    assert (tmp_path / '_gluon_d2l_hook.py').is_file() and (tmp_path / 'gluon_d2l' / 'numpy_compat.py').is_file()

@@ -16,6 +16,7 @@ first, and waiting for it, removes that race.
 """
 import mxnet as mx
 from mxnet import gluon
+from mxnet.util import use_np
 
 from ..checks import check_positive_number
 
@@ -24,6 +25,7 @@ from ..checks import check_positive_number
 TOTALS_KEY = 1 << 24
 
 
+@use_np
 class Cluster:
     """This process's place in a distributed job: its KVStore, rank and worker count."""
 

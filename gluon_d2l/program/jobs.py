@@ -318,4 +318,5 @@ def predict(run_dir, prefixes=None, num_preds=SAMPLE_LENGTH, temperature=None, s
             except (ValueError, TypeError):
                 pass
     check_prefixes(prefixes, vocab)
-    return [predict_ch8(p, num_preds, net, vocab, device, temperature=temperature, seed=seed) for p in prefixes]
+    return [predict_ch8(p, num_preds, net, vocab, device, temperature=temperature, seed=seed, strict=True)
+            for p in prefixes]

@@ -12,6 +12,7 @@ from gluon_d2l import (CenteredLayer, FourierHalfLayer, HybridCenteredLayer,  # 
 from gluon_d2l.training import make_updater  # noqa: F401
 from mxnet import autograd, gluon, init, np, npx  # noqa: F401
 
+npx.set_np()   # the cases are written like the chapter's code, which runs in NumPy mode
 VERSION = mxnet.__version__
 device = mxnet.cpu()
 
