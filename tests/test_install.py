@@ -93,6 +93,7 @@ def test_wheel_holds_what_a_user_needs_and_nothing_of_the_tests(dist):
     goldens = sorted(pathlib.PurePath(n).stem for n in names if n.startswith('parity/golden/'))
     assert goldens == cases, 'every parity case needs its golden file in the wheel'
     assert 'gluon_d2l/mxnet_wheel.py' in names and 'gluon_d2l/__init__.py' in names
+    assert {'gluon_d2l_hook.pth', '_gluon_d2l_hook.py'} <= set(names), 'the import hook is installed with the wheel'
     assert not [n for n in names if n.startswith('tests/') or 'timemachine' in n.lower()]
     info = next(n for n in names if n.endswith('.dist-info/entry_points.txt'))
     assert re.search(r'^gluon-d2l = ', zipfile.ZipFile(wheel).read(info).decode(), re.MULTILINE)
