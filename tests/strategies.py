@@ -57,3 +57,15 @@ def distinct_corpora(draw, min_size=2, max_size=300):
 
 token_lines = st.lists(st.lists(st.sampled_from(list('abcdefgh ')), max_size=12), max_size=8)
 texts = st.text(alphabet=st.characters(codec='utf-8', exclude_categories=('Cs',)), max_size=200)
+
+
+@st.composite
+def embedding_problems(draw):
+    """Token ids ``X (batch, steps)``, a weight ``W (vocab, dim)`` and an upstream gradient
+    ``G (steps, batch, dim)``: the pieces of ``one_hot(X.T) @ W`` versus ``W[X.T]``."""
+    vocab, dim = draw(vocab_sizes), draw(num_hiddens)
+    X = draw(token_batches(vocab))
+    dtype = draw(float_dtypes)
+    W = draw(arrays((vocab, dim), dtype))
+    G = draw(arrays((X.shape[1], X.shape[0], dim), dtype, 1.0))
+    return X, W, G

@@ -61,3 +61,26 @@ def test_hybridized_scratch_equals_scratch(problem):
     Y_s, (H_s,) = scratch_with(weights)(np.array(X), (np.array(H0),))
     onp.testing.assert_allclose(Y_h.asnumpy(), Y_s.asnumpy(), atol=1e-12)
     onp.testing.assert_allclose(H_h.asnumpy(), H_s.asnumpy(), atol=1e-12)
+
+
+@given(problem=S.embedding_problems())
+def test_one_hot_times_a_matrix_is_an_embedding_lookup_forward_and_gradient(problem):
+    """Exercise 1: ``one_hot(X) @ W`` is the lookup ``W[X]``, and both give ``W`` the same gradient."""
+    X, W, G = problem
+    note(f'X{X.shape} W{W.shape} {W.dtype}')
+    results = []
+    for product in (lambda ids, w: np.dot(mx.npx.one_hot(ids, w.shape[0], dtype=w.dtype), w),
+                    lambda ids, w: np.take(w, ids, axis=0)):
+        w = np.array(W)
+        w.attach_grad()
+        with mx.autograd.record():
+            Y = product(np.array(X.T), w)
+        Y.backward(np.array(G))
+        results.append((Y.asnumpy(), w.grad.asnumpy()))
+    (Y1, dW1), (Y2, dW2) = results
+    onp.testing.assert_array_equal(Y1, Y2)  # one-hot rows pick W's rows exactly
+    tol = 1e-12 if W.dtype == onp.float64 else 1e-5
+    onp.testing.assert_allclose(dW1, dW2, rtol=tol, atol=tol * float(onp.abs(G).max(initial=1.0)) * X.size)
+    expected = onp.zeros_like(W)
+    onp.add.at(expected, X.T, G)  # the scatter-add the gradient must be
+    onp.testing.assert_allclose(dW2, expected, rtol=tol, atol=tol * float(onp.abs(G).max(initial=1.0)) * X.size)
