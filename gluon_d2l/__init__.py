@@ -20,7 +20,7 @@ from .devices import num_gpus, try_all_gpus, try_gpu  # noqa: E402
 from .layers import (CenteredLayer, FourierHalfLayer, HybridCenteredLayer, MyDense,  # noqa: E402
                      TensorReductionLayer)
 from .models import (HybridRNNScratch, RNNModel, RNNModelScratch, get_params, init_rnn_state,  # noqa: E402
-                  rnn)
+                     rnn)
 from .training import (grad_clipping, predict_ch8, sgd, train_ch8, train_epoch_ch8)  # noqa: E402
 
 __version__ = '0.1.0'
