@@ -159,6 +159,7 @@ def scratch_model(params, forward_fn=None, embedded=False):
     """:class:`RNNModelScratch` with ``params`` (``W_xh, W_hh, b_h, W_hq, b_q``) as weights;
     with ``embedded`` the last entry of ``params`` is an embedding ``(vocab, dim)``."""
     forward_fn = forward_fn or rnn  # looked up now, so a test can patch rnn
+
     def given_params(vocab_size, num_hiddens, device):
         return [tensor(p).requires_grad_(True) for p in params]
     if embedded:
