@@ -203,12 +203,12 @@ def exercise_2(data, s, log, corpus_file=None):
             net, run = train_model('hybrid', corpus, len(vocab), s, hiddens=hiddens, num_steps=steps, lr=lr,
                                    epochs=max(s.grid_epochs), embedding=embedding)
             row = dict(embedding=embedding, hiddens=hiddens, num_steps=steps, lr=lr,
-                       at={e: run[e - 1]['perplexity'] for e in s.grid_epochs},
+                       at={str(e): run[e - 1]['perplexity'] for e in s.grid_epochs},
                        seconds_per_epoch=summary(run)['seconds_per_epoch'], curve=curve(run))
             rows.append(row)
             key = 'embedding' if embedding else 'one-hot'
-            final = row['at'][max(s.grid_epochs)]
-            if key not in best or final < best[key]['row']['at'][max(s.grid_epochs)]:
+            final = row['at'][str(max(s.grid_epochs))]
+            if key not in best or final < best[key]['row']['at'][str(max(s.grid_epochs))]:
                 best[key] = dict(row=row, net=net)
             log(f'exercise 2: {key} {i}/{len(points)} (hiddens {hiddens}, steps {steps}, lr {lr:g}): '
                 f'perplexity {final:.3f}')
@@ -350,7 +350,10 @@ def plot_curves(path, curves, title, log_scale=False):
     fig, ax = plt.subplots(figsize=(6, 4))
     for label, values in curves.items():
         ys = [v if v is not None and math.isfinite(v) else math.nan for v in values]
-        ax.plot(range(1, len(ys) + 1), ys, marker='.' if len(ys) < 15 else None, label=label)
+        dashed = any(word in label for word in ('no clipping', 'attached (', 'lookup'))
+        ax.plot(range(1, len(ys) + 1), ys, '--' if dashed else '-', marker='.' if len(ys) < 15 else None,
+                label=label)
+    ax.xaxis.get_major_locator().set_params(integer=True)
     ax.set_xlabel('epoch')
     ax.set_ylabel('perplexity (training)')
     if log_scale:
@@ -392,8 +395,8 @@ def _section_1(r, s, out):
 def _section_2(r, s, out):
     marks = list(s.grid_epochs)
     rows = [[('embedding ' + str(x['embedding'])) if x['embedding'] else 'one-hot', x['hiddens'], x['num_steps'],
-             _num(x['lr'], 1)] + [_num(x['at'][e]) for e in marks] + [_num(x['seconds_per_epoch'], 2)]
-            for x in sorted(r['rows'], key=lambda x: x['at'][marks[-1]])]
+             _num(x['lr'], 1)] + [_num(x['at'][str(e)]) for e in marks] + [_num(x['seconds_per_epoch'], 2)]
+            for x in sorted(r['rows'], key=lambda x: x['at'][str(marks[-1])])]
     grid = table(['input', 'hiddens', 'num_steps', 'lr'] + [f'perplexity @ {e} epochs' for e in marks]
                  + ['s/epoch'], rows)
     best = r['best']
@@ -401,7 +404,7 @@ def _section_2(r, s, out):
                        {f'{k}: hiddens {b["hiddens"]}, steps {b["num_steps"]}, lr {b["lr"]:g}': b['curve']
                         for k, b in best.items()}, 'Exercise 2: the best setting with each input')
     bo, be = best['one-hot'], best['embedding']
-    fo, fe = bo['at'][marks[-1]], be['at'][marks[-1]]
+    fo, fe = bo['at'][str(marks[-1])], be['at'][str(marks[-1])]
     verdict = 'lower' if fe < fo else 'higher'
     parts = ['## 2. Hyperparameters and learned embeddings',
              f'The hybrid model (the scratch math as one graph), the first {s.max_tokens} characters, batch '
@@ -441,12 +444,12 @@ def _effects(rows, marks):
     for name, key in dims.items():
         groups = {}
         for x in rows:
-            groups.setdefault(key(x), []).append(x['at'][marks[-1]])
+            groups.setdefault(key(x), []).append(x['at'][str(marks[-1])])
         if len(groups) > 1:
             means = {k: _mean(v) for k, v in groups.items()}
             lo, hi = min(means, key=means.get), max(means, key=means.get)
             effects[name] = (means[lo], means[hi], _fmt_value(hi), _fmt_value(lo))
-    by_epochs = [_mean([x['at'][m] for x in rows]) for m in marks]
+    by_epochs = [_mean([x['at'][str(m)] for x in rows]) for m in marks]
     effects['epochs'] = (by_epochs[-1], by_epochs[0], marks[0], marks[-1])
     return effects
 
@@ -583,13 +586,22 @@ def render(results, s, out, quick):
 
 
 def _jsonable(x):
+    """The results without the trained models (non-finite floats stay: Python's json reads them back)."""
     if isinstance(x, dict):
         return {str(k): _jsonable(v) for k, v in x.items() if k != 'nets'}
     if isinstance(x, (list, tuple)):
         return [_jsonable(v) for v in x]
-    if isinstance(x, float) and not math.isfinite(x):
-        return str(x)
     return x
+
+
+def rerender(out):
+    """Rewrite ``exercises.md`` and the plots of ``out`` from its ``exercises.json`` (no training)."""
+    out = pathlib.Path(out)
+    results = json.loads((out / NUMBERS).read_text(encoding='utf-8'))
+    s = Settings(**{k: tuple(v) if isinstance(v, list) else v for k, v in results['settings'].items()})
+    report = out / REPORT
+    report.write_text(render(results, s, out, results['quick']), encoding='utf-8')
+    return report
 
 
 def run(out, quick=False, corpus=None, log=None):
@@ -614,7 +626,7 @@ def run(out, quick=False, corpus=None, log=None):
     results['6'] = exercise_6(data, s, log)
     results.update(seconds=time.perf_counter() - tic, mxnet=mx.__version__,
                    threads=os.environ.get('OMP_NUM_THREADS', 'default'), load=os.getloadavg()[0],
-                   cpus=os.cpu_count(), settings=dataclasses.asdict(s))
+                   cpus=os.cpu_count(), quick=quick, settings=dataclasses.asdict(s))
     report = out / REPORT
     report.write_text(render(results, s, out, quick), encoding='utf-8')
     (out / NUMBERS).write_text(json.dumps(_jsonable(results), indent=1) + '\n', encoding='utf-8')
@@ -638,7 +650,8 @@ def update_readme(readme, report_path):
     text = readme.read_text(encoding='utf-8')
     if README_START not in text or README_END not in text:
         raise ValueError(f'{readme} has no {README_START} ... {README_END} markers to replace')
-    rel = report_path.resolve().relative_to(readme.resolve().parent) if report_path.is_absolute() else report_path
+    import os
+    rel = pathlib.Path(os.path.relpath(report_path.resolve(), readme.resolve().parent))
     section = readme_section(report_path.read_text(encoding='utf-8'), rel.as_posix())
     head, rest = text.split(README_START, 1)
     readme.write_text(head + section + rest.split(README_END, 1)[1], encoding='utf-8')
