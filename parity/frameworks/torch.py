@@ -275,6 +275,19 @@ class RNNModel(nn.Module):
                            device=device, dtype=self.linear.weight.dtype)
 
 
+class EmbeddingRNNModel(RNNModel):
+    """Exercise 2 (no seed code): :class:`RNNModel` fed from an ``nn.Embedding`` (registered last,
+    as in Gluon) instead of one-hot rows."""
+
+    def __init__(self, rnn_layer, vocab_size, embedding, **kwargs):
+        super().__init__(rnn_layer, vocab_size, **kwargs)
+        self.embedding = nn.Embedding(vocab_size, embedding)
+
+    def forward(self, inputs, state):
+        Y, state = self.rnn(self.embedding(inputs.T.long()), state)
+        return self.linear(Y.reshape((-1, Y.shape[-1]))), state
+
+
 def from_gluon_rnn(vocab_size, activation, gluon_params):
     """An :class:`RNNModel` over ``nn.RNN`` holding the weights of ``gluon_d2l.RNNModel``.
 
@@ -285,5 +298,9 @@ def from_gluon_rnn(vocab_size, activation, gluon_params):
     defaults to ReLU, PyTorch's to tanh, so ``activation`` is passed explicitly.
     """
     num_hiddens = gluon_params[1].shape[0]
+    if len(gluon_params) == 7:  # parity: RNNModel(embedding=DIM), its embedding weight last
+        embedding = gluon_params[-1].shape[1]
+        layer = nn.RNN(embedding, num_hiddens, nonlinearity=activation)
+        return load(EmbeddingRNNModel(layer, vocab_size, embedding), gluon_params)
     layer = nn.RNN(vocab_size, num_hiddens, nonlinearity=activation)
     return load(RNNModel(layer, vocab_size), gluon_params)
