@@ -670,3 +670,58 @@ def update_readme(readme, report_path):
     head, rest = text.split(README_START, 1)
     readme.write_text(head + section + rest.split(README_END, 1)[1], encoding='utf-8')
     return readme
+
+
+# --- the command -----------------------------------------------------------------------------
+
+def register(subparsers):
+    """Add ``gluon-d2l exercises`` to the program's command line."""
+    p = subparsers.add_parser('exercises', help="run the RNN chapter's six exercises and write the answers",
+                              description="Run the six exercises of the chapter 'RNN from scratch' at reduced "
+                                          'settings (a few minutes on two cores; --quick: seconds) and write '
+                                          'DIR/exercises.md (a table per exercise, measured numbers, answers), '
+                                          'DIR/exercises.json and PNG plots of perplexity per epoch.')
+    p.add_argument('--out', required=True, metavar='DIR',
+                   help='directory for exercises.md, exercises.json and the plots')
+    p.add_argument('--quick', action='store_true', help='tiny models and a few epochs (seconds; for tests)')
+    p.add_argument('--corpus', metavar='FILE', help='exercise 2 also trains the best settings on this UTF-8 book')
+    p.add_argument('--readme', metavar='FILE',
+                   help=f'then replace the section between {README_START} and {README_END} in FILE by the report')
+    p.add_argument('--render', action='store_true',
+                   help='only rewrite exercises.md and the plots from DIR/exercises.json (no training)')
+    p.set_defaults(handler=handle)
+
+
+def handle(args):
+    """Run the ``exercises`` command; bad input is a ``ConfigError`` naming the option's setting."""
+    from .config import ConfigError
+    out = pathlib.Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise ConfigError('out', f'{str(out)!r} is not a directory')
+    corpus = None
+    if args.corpus is not None:
+        from ..data import load_corpus_time_machine, min_corpus_length
+        s = QUICK if args.quick else FULL
+        corpus = pathlib.Path(args.corpus).resolve()
+        try:
+            book, _ = load_corpus_time_machine(s.max_tokens, corpus)
+        except (OSError, ValueError) as err:
+            raise ConfigError('corpus', str(err)) from None
+        needed = min_corpus_length(s.batch_size, max(s.grid_steps))
+        if len(book) < needed:
+            raise ConfigError('corpus', f'{str(corpus)!r} has {len(book)} letters; the exercises need {needed}')
+    if args.readme is not None:
+        readme = pathlib.Path(args.readme)
+        if not readme.is_file() or README_START not in readme.read_text(encoding='utf-8', errors='replace'):
+            raise ConfigError('readme', f'{str(readme)!r} is not a file with a {README_START} ... {README_END} '
+                                        'section to replace')
+    if args.render:
+        if not (out / NUMBERS).is_file():
+            raise ConfigError('out', f'{str(out)!r} has no {NUMBERS} to render from')
+        report = rerender(out)
+    else:
+        report = run(out, quick=args.quick, corpus=corpus)
+    if args.readme is not None:
+        update_readme(args.readme, report)
+    print(report)
+    return 0
