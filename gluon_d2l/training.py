@@ -106,11 +106,12 @@ def _split(X, devices):
 #: the largest autograd graph ``detach=False`` may build, in bytes (see :func:`attached_graph_bytes`)
 ATTACHED_GRAPH_LIMIT = 2 * 2 ** 30
 #: bytes the graph keeps per time step and sequence, per hidden unit and per vocabulary entry
-#: (float32). Measured growth of peak RSS over an attached epoch (8 minibatches x 35 steps x
-#: batch 32, vocabulary 28): 200 MiB for the hybrid and concise models with 512 hiddens, 88 MiB
-#: for hybrid with 256, 47 MiB for scratch with 256, i.e. at most 46 bytes per hidden unit;
-#: the estimate rounds up to 64 (hidden states, pre-activations, their gradients, one-hot
-#: inputs, logits and softmax)
+#: (float32). The attached graph of an epoch of 8 minibatches x 35 steps x batch 32 (vocabulary 28),
+#: measured as the extra peak RSS of an attached epoch over a detached one, each in a fresh process
+#: (tests/benchmarks/test_attached_memory.py): 198 MiB for the hybrid and concise models with 512
+#: hiddens, 85 MiB for scratch; 36, 37 and 21 MiB with 128. That is at most 43 bytes per hidden
+#: unit; the estimate rounds up to 64 (hidden states, pre-activations, their gradients, one-hot
+#: inputs, logits and softmax): 295 MiB and 85 MiB for those settings.
 GRAPH_BYTES_PER_HIDDEN, GRAPH_BYTES_PER_TOKEN = 64, 64
 
 

@@ -282,7 +282,7 @@ def _peak_bytes(reset):
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
 
 
-def _detach_worker(settings, detach, queue):
+def _detach_worker(settings, detach, queue, kind='hybrid'):
     """In a fresh process: train with ``detach``; report the curve, seconds and peak memory."""
     try:
         from .. import numpy_compat
@@ -295,7 +295,7 @@ def _detach_worker(settings, detach, queue):
         import mxnet as mx
         from ..models import build_model
         seed_everything(0)
-        net = build_model('hybrid', len(vocab), s.hiddens, [mx.cpu()])
+        net = build_model(kind, len(vocab), s.hiddens, [mx.cpu()])
         reset = _reset_peak()  # importing MXNet peaks higher than training a small model
         before = _rss_bytes()
         rows = run_epochs(net, corpus, s.batch_size, s.num_steps, s.lr, s.detach_epochs, detach=detach)
@@ -304,22 +304,28 @@ def _detach_worker(settings, detach, queue):
         queue.put(dict(error=f'{type(err).__name__}: {err}'))
 
 
+def train_in_child(s, detach, kind='hybrid'):
+    """Train ``kind`` with settings ``s`` in a fresh (spawned) process; return its rows and memory."""
+    context = multiprocessing.get_context('spawn')
+    queue = context.Queue()
+    worker = context.Process(target=_detach_worker, args=(dataclasses.asdict(s), detach, queue, kind))
+    worker.start()
+    result = queue.get()
+    worker.join()
+    if 'error' in result:
+        raise RuntimeError(f'{kind}, detach={detach}: {result["error"]}')
+    return result
+
+
 def exercise_5(data, s, log):
     """Detached against attached hidden state: seconds per epoch, peak memory, perplexity.
 
     Each variant trains in a fresh process, so its peak resident memory is its own.
     """
     from ..training import attached_graph_bytes
-    context = multiprocessing.get_context('spawn')
     runs = {}
     for label, detach in (('detached (d2l)', True), ('attached (detach=False)', False)):
-        queue = context.Queue()
-        worker = context.Process(target=_detach_worker, args=(dataclasses.asdict(s), detach, queue))
-        worker.start()
-        result = queue.get()
-        worker.join()
-        if 'error' in result:
-            raise RuntimeError(f'exercise 5 ({label}): {result["error"]}')
+        result = train_in_child(s, detach)
         runs[label] = dict(summary(result['rows']), curve=curve(result['rows']),
                            rss_peak=result['rss_peak'], rss_growth=result['rss_peak'] - result['rss_before'])
         log(f'exercise 5: {label}: {runs[label]["seconds_per_epoch"]:.2f} s/epoch, '
