@@ -1,6 +1,6 @@
 """``python -m gluon_d2l`` runs the ``gluon-d2l`` command line."""
 import sys
 
-from .cli import main
+from .program.cli import main
 
 sys.exit(main())

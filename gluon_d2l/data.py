@@ -17,7 +17,6 @@ import pathlib
 import random
 import re
 import tempfile
-import urllib.request
 
 import numpy as onp
 from mxnet import np
@@ -50,25 +49,32 @@ def _verified(path, origin):
 
 
 def download_time_machine(target_dir):
-    """Download the corpus into ``target_dir`` (atomically, SHA-1 checked) and return its path."""
+    """Download the corpus into ``target_dir`` (SHA-1 checked) and return its path.
+
+    ``mxnet.gluon.utils.download`` fetches and checks the SHA-1, into a private temporary
+    directory: it renames its download into place *before* checking the hash, so a bad
+    payload never reaches ``target_dir``. Only a checked file is written there (through a
+    temporary name); offline, nothing is created.
+    """
+    from mxnet.gluon.utils import download
     target_dir = pathlib.Path(target_dir)
-    target_dir.mkdir(parents=True, exist_ok=True)
     target = target_dir / TIME_MACHINE_FILE
-    try:
-        with urllib.request.urlopen(TIME_MACHINE_URL, timeout=30) as response:
-            payload = response.read()
-    except OSError as err:
-        raise RuntimeError(f'no local copy of {TIME_MACHINE_FILE} and cannot download '
-                           f'{TIME_MACHINE_URL} ({err}); set {DATA_ENV} to a directory '
-                           f'holding {TIME_MACHINE_FILE}, or pass a corpus path') from err
-    digest = hashlib.sha1(payload).hexdigest()
-    if digest != TIME_MACHINE_SHA1:
-        raise ValueError(f'download from {TIME_MACHINE_URL} has SHA-1 {digest}, '
-                         f'expected {TIME_MACHINE_SHA1}; nothing was written')
-    fd, tmp = tempfile.mkstemp(dir=target_dir, prefix='.timemachine-')
-    with os.fdopen(fd, 'wb') as f:
-        f.write(payload)
-    os.replace(tmp, target)
+    with tempfile.TemporaryDirectory(prefix='gluon-d2l-download-') as tmp:
+        fetched = os.path.join(tmp, TIME_MACHINE_FILE)
+        try:
+            download(TIME_MACHINE_URL, path=fetched, sha1_hash=TIME_MACHINE_SHA1, retries=1)
+        except UserWarning:
+            raise ValueError(f'download from {TIME_MACHINE_URL} has SHA-1 {sha1_of(fetched)}, '
+                             f'expected {TIME_MACHINE_SHA1}; nothing was written') from None
+        except Exception as err:  # requests' connection errors, HTTP status, OSError
+            raise RuntimeError(f'no local copy of {TIME_MACHINE_FILE} and cannot download '
+                               f'{TIME_MACHINE_URL} ({type(err).__name__}: {err}); set {DATA_ENV} to a '
+                               f'directory holding {TIME_MACHINE_FILE}, or pass a corpus path') from None
+        target_dir.mkdir(parents=True, exist_ok=True)
+        fd, partial = tempfile.mkstemp(dir=target_dir, prefix=f'.{TIME_MACHINE_FILE}-')
+        with os.fdopen(fd, 'wb') as f, open(fetched, 'rb') as payload:
+            f.write(payload.read())
+        os.replace(partial, target)
     return target
 
 
@@ -80,6 +86,9 @@ def find_time_machine(path=None):
             raise FileNotFoundError(f'corpus path {str(path)!r} is not a file')
         return path
     env_dir = os.environ.get(DATA_ENV)
+    if env_dir and os.path.exists(env_dir) and not os.path.isdir(env_dir):
+        raise ValueError(f'{DATA_ENV}={env_dir!r} is not a directory (it must name the directory '
+                         f'holding {TIME_MACHINE_FILE})')
     if env_dir and (pathlib.Path(env_dir) / TIME_MACHINE_FILE).is_file():
         return _verified(pathlib.Path(env_dir) / TIME_MACHINE_FILE, DATA_ENV)
     cached = cache_dir() / TIME_MACHINE_FILE
@@ -130,6 +139,16 @@ class Vocab:
                 self.token_to_idx[token] = len(self.idx_to_token) - 1
 
     @classmethod
+    def _from_counter(cls, counter):
+        """The vocabulary of ``Vocab(tokens)`` from the ``Counter`` of those tokens."""
+        vocab = cls()
+        vocab._token_freqs = sorted(counter.items(), key=lambda x: x[1], reverse=True)
+        for token, _ in vocab._token_freqs:
+            vocab.idx_to_token.append(token)
+            vocab.token_to_idx[token] = len(vocab.idx_to_token) - 1
+        return vocab
+
+    @classmethod
     def from_idx_to_token(cls, idx_to_token):
         """Rebuild a vocabulary from its saved ``idx_to_token`` list."""
         if not idx_to_token or idx_to_token[0] != '<unk>' or len(set(idx_to_token)) != len(idx_to_token):
@@ -169,15 +188,73 @@ class Vocab:
         return self._token_freqs
 
 
+#: what ``str.splitlines`` splits on besides the newlines that text mode already turns into ``\n``
+_LINE_BREAKS = re.compile('[\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]')
+
+
+#: bytes -> what preprocessing keeps: ASCII letters lower-cased, ``\n``; anything else (UTF-8's
+#: multi-byte characters included) a space
+_KEEP = bytes(c + 32 if 65 <= c <= 90 else c if 97 <= c <= 122 or c == 10 else 32 for c in range(256))
+
+
+def _clean_lines(text):
+    """Whole lines of text, preprocessed as :func:`read_time_machine` does, then concatenated.
+
+    Not ``re.sub`` per line: translating the bytes and splitting on spaces is 4x faster on a
+    large corpus, for the same result.
+    """
+    data = _LINE_BREAKS.sub('\n', text).encode('utf-8').translate(_KEEP)
+    return b''.join(b' '.join(line.split()) for line in data.split(b'\n')).decode('ascii')
+
+
+def _clean_batches(source, chunk_chars=1 << 22):
+    """Yield the preprocessed text of the corpus, some 4 MiB of whole lines at a time."""
+    carry = ''
+    try:
+        with open(source, encoding='utf-8') as f:
+            while True:
+                chunk = f.read(chunk_chars)
+                text = _LINE_BREAKS.sub('\n', carry + chunk)
+                cut = text.rfind('\n') + 1 if chunk else len(text)
+                text, carry = text[:cut], text[cut:]
+                if text:
+                    yield _clean_lines(text)
+                if not chunk:
+                    return
+    except UnicodeDecodeError as err:
+        raise ValueError(f'corpus {str(source)!r} is not UTF-8 text ({err.reason})') from None
+
+
 def load_corpus_time_machine(max_tokens=-1, path=None):
-    """Return the character-index corpus and its vocabulary."""
-    tokens = tokenize(read_time_machine(path), 'char')
-    vocab = Vocab(tokens)
-    corpus = [vocab[token] for line in tokens for token in line]
-    if max_tokens > 0:
-        corpus = corpus[:max_tokens]
+    """Return the character-index corpus and its vocabulary.
+
+    As in d2l, the vocabulary is that of the whole file (``<unk>``, then characters by
+    decreasing count, ties in order of first appearance) and the corpus is its first
+    ``max_tokens`` characters (all for ``max_tokens <= 0``). The file is read once, in
+    batches of lines: characters are counted as they stream by and only the first
+    ``max_tokens`` are kept, so a large file with a small ``max_tokens`` costs one pass
+    and little memory.
+    """
+    source = find_time_machine(path)
+    counts = onp.zeros(128, dtype='int64')
+    first_seen, offset, kept, room = {}, 0, [], max_tokens if max_tokens > 0 else None
+    for text in _clean_batches(source):
+        codes = onp.frombuffer(text.encode('ascii'), dtype='uint8')
+        batch_counts = onp.bincount(codes, minlength=128)
+        for code in onp.flatnonzero((batch_counts > 0) & (counts == 0)):
+            first_seen[chr(code)] = offset + text.index(chr(code))
+        counts += batch_counts
+        offset += len(text)
+        if room is None:
+            kept.append(text)
+        elif room > 0:
+            kept.append(text[:room])
+            room -= len(kept[-1])
+    counter = collections.Counter({ch: int(counts[ord(ch)]) for ch in sorted(first_seen, key=first_seen.get)})
+    vocab = Vocab._from_counter(counter)
+    corpus = [vocab.token_to_idx[ch] for ch in ''.join(kept)]
     if not corpus:
-        raise ValueError(f'corpus {str(find_time_machine(path))!r} has no letters to train on')
+        raise ValueError(f'corpus {str(source)!r} has no letters to train on')
     return corpus, vocab
 
 

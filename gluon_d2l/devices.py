@@ -2,6 +2,9 @@
 import mxnet as mx
 
 
+MAX_DEVICE_INDEX = 1023
+
+
 def num_gpus():
     """Return the number of GPUs MXNet can see (0 on a CPU-only build)."""
     try:
@@ -33,6 +36,9 @@ def parse_device(spec):
     if kind not in ('cpu', 'gpu') or (index and not index.isdigit()):
         raise ValueError(f"device {spec!r}: expected 'auto', 'cpu', 'cpu:N' or 'gpu:N'")
     index = int(index or 0)
+    if index > MAX_DEVICE_INDEX:
+        # MXNet sizes per-device tables by the index: cpu(100000000) would allocate gigabytes
+        raise ValueError(f'device {spec!r}: the index is above {MAX_DEVICE_INDEX}')
     if kind == 'gpu' and index >= num_gpus():
         raise ValueError(f'device {spec!r}: this machine has {num_gpus()} GPU(s)')
     return mx.Context(kind, index)

@@ -52,7 +52,7 @@ def grad_clipping(net, theta):
     treats per-context copies as separate arrays (the wrong norm for data
     parallel training), and its ``1e-8`` in the divisor breaks float64 parity.
     The norm is one dot product over all gradients concatenated: 1.4 ms for the
-    seeds' model here, against 5.4 ms for a square-and-sum per parameter.
+    chapter's model here, against 5.4 ms for a square-and-sum per parameter.
     """
     theta = check_positive_number('theta', theta)
     copies = _gradient_copies(net)
@@ -221,7 +221,15 @@ def train_epoch_ch8(net, train_iter, loss, updater, device, use_random_iter, the
     if stats is not None:
         stats.update(skipped_steps=skipped, num_tokens=num_tokens, loss_sum=loss_sum,
                      max_grad_norm=max_norm, clipped_steps=int(clipped))
-    return math.exp(loss_sum / num_tokens), num_tokens / seconds
+    return perplexity(loss_sum / num_tokens), num_tokens / seconds
+
+
+def perplexity(mean_loss):
+    """``exp(mean_loss)``; ``inf`` when that overflows a float (a diverging run), NaN stays NaN."""
+    try:
+        return math.exp(mean_loss)
+    except OverflowError:
+        return math.inf
 
 
 def predict_ch8(prefix, num_preds, net, vocab, device, temperature=None, seed=None):
@@ -266,7 +274,7 @@ def predict_ch8(prefix, num_preds, net, vocab, device, temperature=None, seed=No
 
 def train_ch8(net, train_iter, vocab, lr, num_epochs, device, use_random_iter=False,
               theta=1.0, on_epoch=None, detach=True):
-    """Train ``net`` for ``num_epochs`` epochs and print the seeds' summary.
+    """Train ``net`` for ``num_epochs`` epochs and print the d2l chapter's summary.
 
     Gluon Blocks are (re)initialised with ``Normal(0.01)`` on ``device`` (one
     context or a list) and trained with ``gluon.Trainer``; scratch models with

@@ -1,4 +1,9 @@
-"""``gluon-d2l parity``: run the cases, print the table, exit non-zero on any failure."""
+"""``gluon-d2l parity``: run the cases, print the table, exit non-zero on any failure.
+
+A run that compares nothing (no reference framework installed) fails too, naming the
+extras that install one. :func:`register` adds the command to ``gluon-d2l`` (entry point
+``gluon_d2l.commands``).
+"""
 import json
 import pathlib
 import sys
@@ -26,6 +31,27 @@ def add_arguments(parser):
                            'MXNet against them too (the default when MXNet is not installed)')
 
 
+EXTRAS = {'torch': 'gluon-d2l[torch]', 'tensorflow': 'gluon-d2l[tensorflow]', 'jax': 'gluon-d2l[jax]'}
+
+
+def register(subparsers):
+    """Add ``parity`` to the ``gluon-d2l`` command line."""
+    p = subparsers.add_parser('parity', help='check MXNet against PyTorch/TensorFlow/JAX references',
+                              description='Run every parity case with the same weights and inputs through MXNet '
+                                          'and the reference frameworks (PyTorch, TensorFlow, JAX) and report the '
+                                          'errors.')
+    add_arguments(p)
+    p.set_defaults(handler=run)
+
+
+def _writable(option, path):
+    """Refuse an output file whose directory is missing before anything runs (one line, exit 2)."""
+    if path is not None and not pathlib.Path(path).absolute().parent.is_dir():
+        print(f'gluon-d2l parity: error: --{option}: {path!r}: no such directory', file=sys.stderr)
+        return False
+    return True
+
+
 def run(args):
     """Run the parity check described by ``args``; return the exit status (0: all passed)."""
     named = [n.strip() for n in (args.frameworks or ','.join(frameworks.REFERENCES)).split(',') if n.strip()]
@@ -33,6 +59,8 @@ def run(args):
     if unknown:
         print(f'gluon-d2l parity: error: unknown frameworks {unknown}; known: {", ".join(frameworks.PACKAGES)}',
               file=sys.stderr)
+        return 2
+    if not (_writable('json', args.json) and _writable('markdown', args.markdown)):
         return 2
     must = set(named if args.frameworks else ()) | set(frameworks.required())
     replay = args.replay or not frameworks.available(frameworks.SYSTEM)
@@ -44,6 +72,11 @@ def run(args):
     if skipped:
         print(f'skipped (not installed): {", ".join(skipped)}')
     names = [n for n in names if n not in skipped]
+    if not [n for n in names if n != frameworks.SYSTEM]:
+        wanted = [n for n in named if n in EXTRAS] or list(EXTRAS)
+        print('gluon-d2l parity: error: no reference framework is installed, so nothing would be compared; '
+              'install one: ' + ', '.join(f'pip install "{EXTRAS[n]}"' for n in wanted), file=sys.stderr)
+        return 1
     cases = harness.discover(args.cases)
     if not cases:
         print(f'gluon-d2l parity: error: no case matches {args.cases!r}', file=sys.stderr)

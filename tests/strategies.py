@@ -58,6 +58,10 @@ def distinct_corpora(draw, min_size=2, max_size=300):
 token_lines = st.lists(st.lists(st.sampled_from(list('abcdefgh ')), max_size=12), max_size=8)
 texts = st.text(alphabet=st.characters(codec='utf-8', exclude_categories=('Cs',)), max_size=200)
 
+#: text files for the corpus reader: letters, non-letters, non-ASCII, and every kind of line break
+corpus_texts = st.lists(st.sampled_from(list('aBzQ !\t\r\n\x0b\x0c\x1c\x85\u2028éſK\xa0') + ['x y', '\r\n']),
+                        min_size=1, max_size=150).map(''.join)
+
 
 @st.composite
 def embedding_problems(draw):

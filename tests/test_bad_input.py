@@ -5,7 +5,8 @@ import pytest
 from mxnet import gluon, np
 
 import gluon_d2l as d2l
-from gluon_d2l import checkpoints, devices
+from gluon_d2l import devices
+from gluon_d2l.program import checkpoints
 from gluon_d2l.models import build_model
 
 

@@ -2,7 +2,6 @@
 import hashlib
 import random
 import shutil
-import urllib.request
 
 import numpy as onp
 import pytest
@@ -12,19 +11,22 @@ from gluon_d2l import data
 
 
 class FakeResponse:
-    """What ``urllib.request.urlopen`` returns, holding ``payload``."""
+    """What ``requests.get`` returns to ``mxnet.gluon.utils.download``, holding ``payload``."""
+
+    status_code = 200
 
     def __init__(self, payload):
         self.payload = payload
 
-    def __enter__(self):
-        return self
+    def iter_content(self, chunk_size):
+        for i in range(0, len(self.payload), chunk_size):
+            yield self.payload[i: i + chunk_size]
 
-    def __exit__(self, *exc):
-        return False
 
-    def read(self):
-        return self.payload
+def serve(monkeypatch, respond):
+    """Answer the HTTP requests of ``gluon.utils.download`` with ``respond(url)``."""
+    import requests
+    monkeypatch.setattr(requests, 'get', lambda url, stream, verify: respond(url))
 
 
 def test_real_corpus_has_the_published_checksum_and_d2l_statistics(corpus_dir):
@@ -53,6 +55,13 @@ def test_any_utf8_file_is_a_corpus_but_binary_is_refused(tmp_path):
         d2l.read_time_machine(bad)
 
 
+def test_a_data_variable_that_names_a_file_is_an_error_naming_it(tmp_path, monkeypatch):
+    (tmp_path / 'file').write_text('x')
+    monkeypatch.setenv(d2l.DATA_ENV, str(tmp_path / 'file'))
+    with pytest.raises(ValueError, match=d2l.DATA_ENV):
+        d2l.read_time_machine()
+
+
 def test_explicit_path_must_exist(tmp_path):
     with pytest.raises(FileNotFoundError, match='missing.txt'):
         d2l.read_time_machine(tmp_path / 'missing.txt')
@@ -64,11 +73,11 @@ def test_lookup_goes_env_then_cache_then_download(tmp_path, monkeypatch, corpus_
     payload = (corpus_dir / 'timemachine.txt').read_bytes()
     calls = []
 
-    def fake_urlopen(url, timeout):
+    def fake_get(url):
         calls.append(url)
         return FakeResponse(payload)
 
-    monkeypatch.setattr(urllib.request, 'urlopen', fake_urlopen)
+    serve(monkeypatch, fake_get)
     found = data.find_time_machine()
     assert calls == [d2l.TIME_MACHINE_URL]
     assert found == tmp_path / 'cache' / 'gluon_d2l' / 'timemachine.txt'
@@ -81,13 +90,15 @@ def test_offline_without_a_copy_names_the_variable_and_the_url(tmp_path, monkeyp
     monkeypatch.setenv('XDG_CACHE_HOME', str(tmp_path))
     monkeypatch.delenv(d2l.DATA_ENV)
 
-    def offline(url, timeout):
+    def offline(url):
         raise OSError('network is unreachable')
 
-    monkeypatch.setattr(urllib.request, 'urlopen', offline)
+    serve(monkeypatch, offline)
     with pytest.raises(RuntimeError) as err:
         d2l.read_time_machine()
     assert d2l.DATA_ENV in str(err.value) and d2l.TIME_MACHINE_URL in str(err.value)
+    assert len(str(err.value).splitlines()) == 1 and err.value.__cause__ is None
+    assert not (tmp_path / 'gluon_d2l').exists(), 'nothing is created offline'
 
 
 def test_a_tampered_copy_is_refused(tmp_path, monkeypatch, corpus_dir):
@@ -167,7 +178,7 @@ def test_an_empty_corpus_is_an_error(tmp_path):
 
 
 def test_download_refuses_a_payload_with_the_wrong_checksum(tmp_path, monkeypatch):
-    monkeypatch.setattr(urllib.request, 'urlopen', lambda url, timeout: FakeResponse(b'not the book'))
+    serve(monkeypatch, lambda url: FakeResponse(b'not the book'))
     with pytest.raises(ValueError, match=hashlib.sha1(b'not the book').hexdigest()):
         data.download_time_machine(tmp_path)
     assert not (tmp_path / 'timemachine.txt').exists()

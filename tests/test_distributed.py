@@ -9,11 +9,11 @@ import time
 import numpy as onp
 import pytest
 
-from gluon_d2l import jobs
-from gluon_d2l.cli import TRAIN_DEFAULTS
+from gluon_d2l.program import jobs
+from gluon_d2l.program.config import TrainConfig
 
-CONFIG = dict(TRAIN_DEFAULTS, model='hybrid', hiddens=32, batch_size=8, num_steps=10, max_tokens=1500, epochs=2,
-              device='cpu', seed=2)
+CONFIG = dict(TrainConfig().to_dict(), model='hybrid', hiddens=32, batch_size=8, num_steps=10, max_tokens=1500,
+              epochs=2, device='cpu', seed=2)
 
 
 def train_args(config, out):
@@ -85,3 +85,23 @@ def test_a_killed_worker_fails_the_job_within_seconds_and_leaves_no_process(tmp_
     assert elapsed < 15, f'the launcher took {elapsed:.1f}s to stop the job'
     time.sleep(0.5)
     assert not [pid for pid in started if alive(pid)], 'every process of the job is gone'
+
+
+def test_sigterm_stops_the_whole_job_and_no_worker_leaves_a_temporary_directory(tmp_path, corpus_dir):
+    scratch = tmp_path / 'tmp'
+    scratch.mkdir()
+    config = dict(CONFIG, epochs=500, max_tokens=4000)
+    proc = subprocess.Popen(launcher(tmp_path / 'dist', config, timeout=200), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True, env=dict(os.environ, TMPDIR=str(scratch)))
+    metrics = tmp_path / 'dist' / 'metrics.jsonl'
+    deadline = time.time() + 120
+    while not (metrics.exists() and metrics.read_text().strip()) and time.time() < deadline:
+        time.sleep(0.05)
+    started = children(proc.pid)
+    assert len(started) == 4, 'scheduler, server and two workers'
+    proc.send_signal(signal.SIGTERM)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode == 128 + signal.SIGTERM and 'SIGTERM' in stderr, stderr
+    time.sleep(0.5)
+    assert not [pid for pid in started if alive(pid)], 'every process of the job is gone'
+    assert not [p.name for p in scratch.iterdir() if p.name.startswith('gluon-d2l')]

@@ -153,3 +153,19 @@ def test_cli_writes_json_and_markdown_and_replays(tmp_path, monkeypatch, capsys)
     assert parity_cli('--cases', 'tensor_reduction', '--frameworks', 'torch', '--replay') == 0
     rows = [line.split()[:3] for line in capsys.readouterr().out.splitlines()]
     assert ['tensor_reduction', 'mxnet', 'float64'] in rows and ['4', 'passed,', '0'] in rows
+
+
+def test_a_run_that_compares_nothing_fails_and_names_the_extras(monkeypatch, capsys):
+    monkeypatch.setattr(frameworks, 'available', lambda name: name == frameworks.SYSTEM)
+    monkeypatch.delenv(frameworks.REQUIRE_ENV, raising=False)
+    assert parity_cli('--cases', 'tensor_reduction') == 1
+    err = capsys.readouterr().err
+    assert 'nothing would be compared' in err and len(err.strip().splitlines()) == 1
+    for extra in ('gluon-d2l[torch]', 'gluon-d2l[tensorflow]', 'gluon-d2l[jax]'):
+        assert extra in err
+
+
+def test_an_output_file_in_a_missing_directory_is_refused_before_running(tmp_path, capsys):
+    assert parity_cli('--json', str(tmp_path / 'missing' / 'x.json')) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith('gluon-d2l parity: error: --json:') and len(err.splitlines()) == 1

@@ -77,3 +77,25 @@ def test_the_properties_catch_an_off_by_one_in_the_sequential_iterator():
         sequential_holds(off_by_one_sequential, corpus, batch_size, steps)
     with pytest.raises(AssertionError):
         run()
+
+
+@given(text=S.corpus_texts, max_tokens=st.sampled_from([-1, 1, 5, 50]), chunk=st.sampled_from([1, 7, 1 << 22]))
+def test_the_streaming_corpus_is_d2ls_corpus_and_vocabulary(text, max_tokens, chunk, tmp_path_factory):
+    from gluon_d2l import data
+    path = tmp_path_factory.mktemp('corpus') / 'c.txt'
+    path.write_bytes(text.encode('utf-8'))
+    tokens = d2l.tokenize(d2l.read_time_machine(path), 'char')  # d2l's way: the whole file, line by line
+    vocab = d2l.Vocab(tokens)
+    expected = [vocab[t] for line in tokens for t in line]
+    expected = expected[:max_tokens] if max_tokens > 0 else expected
+    defaults, data._clean_batches.__defaults__ = data._clean_batches.__defaults__, (chunk,)
+    try:
+        if not expected:
+            with pytest.raises(ValueError, match='no letters'):
+                d2l.load_corpus_time_machine(max_tokens, path)
+            return
+        corpus, streamed = d2l.load_corpus_time_machine(max_tokens, path)
+    finally:
+        data._clean_batches.__defaults__ = defaults
+    assert corpus == expected and streamed.idx_to_token == vocab.idx_to_token
+    assert streamed.token_freqs == vocab.token_freqs

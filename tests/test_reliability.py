@@ -13,13 +13,14 @@ import pytest
 from mxnet import gluon, np
 
 import gluon_d2l as d2l
-from gluon_d2l import checkpoints, jobs
-from gluon_d2l.cli import TRAIN_DEFAULTS
+from gluon_d2l.program import checkpoints, jobs
+from gluon_d2l.program.config import TrainConfig
+from gluon_d2l.program.rundir import RunDir
 from gluon_d2l.models import build_model
 
 
 def small_config(**changes):
-    config = dict(TRAIN_DEFAULTS, hiddens=32, batch_size=8, num_steps=10, max_tokens=2000, epochs=3)
+    config = dict(TrainConfig().to_dict(), hiddens=32, batch_size=8, num_steps=10, max_tokens=2000, epochs=3)
     config.update(changes)
     return config
 
@@ -72,7 +73,7 @@ def test_a_damaged_checkpoint_falls_back_to_the_previous_one_with_a_warning(tmp_
     net = build_model('hybrid', 28, 32, [mx.cpu()])
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter('always')
-        state = checkpoints.load_checkpoint(tmp_path, net, None)
+        state = RunDir.open(tmp_path, lock=False).load_checkpoint(net, None)
     assert state['epoch'] == 2
     assert any('epoch-00003' in str(w.message) and 'damaged' in str(w.message) for w in caught)
     with onp.load(tmp_path / 'checkpoints' / 'epoch-00002' / 'params.npz') as saved:

@@ -111,7 +111,7 @@ def test_scratch_model_trains_with_sgd_on_its_context(corpus_dir):
 @pytest.mark.parametrize('kind', ['hybrid', 'concise'])
 def test_two_contexts_train_to_the_same_parameters_as_one(kind, corpus_dir):
     """Data parallel over cpu(0), cpu(1) through gluon.Trainer's KVStore equals one context."""
-    from gluon_d2l.checkpoints import named_arrays
+    from gluon_d2l.program.checkpoints import named_arrays
     from gluon_d2l.models import build_model
 
     train_iter, vocab = d2l.load_data_time_machine(8, 12, max_tokens=1500)

@@ -1,4 +1,4 @@
-"""Shared by the RNN cases: sizes and weights in the seeds' layout (not a case itself)."""
+"""Shared by the RNN cases: sizes and weights in the d2l chapter's layout (not a case itself)."""
 import math
 
 VOCAB, HIDDENS = 28, 16
@@ -8,7 +8,7 @@ NAMES = ('W_xh', 'W_hh', 'b_h', 'W_hq', 'b_q')
 def scratch_weights(rng, scale=1.0):
     """``W_xh, W_hh, b_h, W_hq, b_q`` large enough that tanh is far from linear and the logits far
     from ties; ``W_hh`` is scaled by 1/sqrt(hiddens), so errors neither vanish nor explode over
-    35 steps. ``scale=0.02`` gives the seeds' initial scale (0.01) for training runs."""
+    35 steps. ``scale=0.02`` gives the d2l chapter's initial scale (0.01) for training runs."""
     return {'W_xh': rng.normal(size=(VOCAB, HIDDENS)) * 0.5 * scale,
             'W_hh': rng.normal(size=(HIDDENS, HIDDENS)) / math.sqrt(HIDDENS) * scale,
             'b_h': rng.normal(size=HIDDENS) * 0.1 * scale,
@@ -22,7 +22,7 @@ def tokens(rng, *shape):
 
 
 def ordered(weights):
-    """The weights as the seeds' params list ``[W_xh, W_hh, b_h, W_hq, b_q]``."""
+    """The weights as the d2l chapter's params list ``[W_xh, W_hh, b_h, W_hq, b_q]``."""
     return [weights[name] for name in NAMES]
 
 

@@ -1,4 +1,4 @@
-"""CenteredLayer after a Dense(128), as in the seeds: outputs and gradients."""
+"""CenteredLayer after a Dense(128), as in the d2l chapter: outputs and gradients."""
 
 TOLERANCE = {'float64': 1e-12, 'float32': 1e-5}
 

@@ -30,6 +30,6 @@ def mxnet(d2l, activation, X, Y, **weights):
 def torch(d2l, activation, X, Y, **weights):
     net = d2l.from_gluon_rnn(weights['dense_weight'].shape[0], str(activation), ordered(weights))
     batches = [(d2l.tensor(x), d2l.tensor(y)) for x, y in zip(X, Y)]
-    updater = d2l.torch.optim.SGD(net.parameters(), LR)  # as the seed's train_ch8 does for an nn.Module
+    updater = d2l.torch.optim.SGD(net.parameters(), LR)  # as the chapter's train_ch8 does for an nn.Module
     ppl, losses = d2l.train_epoch_ch8(net, batches, d2l.nn.CrossEntropyLoss(), updater, d2l.device, False)
     return {'perplexity': ppl, 'losses': losses, 'params': dict(zip(GLUON_NAMES, net.parameters()))}

@@ -1,4 +1,4 @@
-"""MyDense (PyTorch: MyLinear), two stacked as in the seeds (64 -> 8 -> 1): outputs and gradients."""
+"""MyDense (PyTorch: MyLinear), two stacked as in the d2l chapter (64 -> 8 -> 1): outputs and gradients."""
 
 TOLERANCE = {'float64': 1e-12, 'float32': 1e-5}
 NAMES = ('weight1', 'bias1', 'weight2', 'bias2')

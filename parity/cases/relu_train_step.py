@@ -7,7 +7,7 @@ LR = 1.0
 
 
 def inputs(rng):
-    # the seeds' weight scale would leave ReLU nearly linear; these reach negative and large
+    # the d2l chapter's weight scale would leave ReLU nearly linear; these reach negative and large
     # pre-activations, so a tanh or a missing ReLU would show
     return {'X': tokens(rng, 2, 35), 'Y': tokens(rng, 2, 35), **scratch_weights(rng, scale=0.6)}
 

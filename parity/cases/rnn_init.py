@@ -1,4 +1,4 @@
-"""get_params + init_rnn_state at the seeds' size (28, 512): shapes, zero biases and states, weight scale 0.01."""
+"""get_params + init_rnn_state at the chapter's size (28, 512): shapes, zero biases and states, weight scale 0.01."""
 import numpy
 
 VOCAB, HIDDENS, BATCH = 28, 512, 2

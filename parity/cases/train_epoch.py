@@ -19,7 +19,7 @@ def mxnet(d2l, X, Y, **weights):
 
 def torch(d2l, X, Y, **weights):
     net = d2l.scratch_model(ordered(weights))
-    updater = lambda batch_size: d2l.sgd(net.params, LR, batch_size)  # noqa: E731  (the seed's train_ch8)
+    updater = lambda batch_size: d2l.sgd(net.params, LR, batch_size)  # noqa: E731  (the chapter's train_ch8)
     batches = [(d2l.tensor(x), d2l.tensor(y)) for x, y in zip(X, Y)]
     ppl, losses = d2l.train_epoch_ch8(net, batches, d2l.nn.CrossEntropyLoss(), updater, d2l.device, False)
     return {'perplexity': ppl, 'losses': losses, 'params': dict(zip(NAMES, net.params))}

@@ -1,5 +1,5 @@
 """train_epoch_ch8 on The Time Machine: 71 minibatches (batch 4 x 35 steps of the first 10,000
-characters), each side with its own data pipeline, seeds' init scale, clipping, SGD with lr 1."""
+characters), each side with its own data pipeline, the chapter's init scale, clipping, SGD with lr 1."""
 import random
 
 import numpy
@@ -43,7 +43,7 @@ def batches(d2l, tokens):
 
 def torch(d2l, tokens, **weights):
     net = d2l.scratch_model(ordered(weights))
-    updater = lambda batch_size: d2l.sgd(net.params, LR, batch_size)  # noqa: E731  (the seed's train_ch8)
+    updater = lambda batch_size: d2l.sgd(net.params, LR, batch_size)  # noqa: E731  (the chapter's train_ch8)
     ppl, losses = d2l.train_epoch_ch8(net, batches(d2l, tokens), d2l.nn.CrossEntropyLoss(), updater,
                                       d2l.device, False)
     return {'perplexity': ppl, 'losses': losses, 'params': dict(zip(NAMES, net.params))}

@@ -1,6 +1,6 @@
 """The framework registry: each framework is one adapter module, imported on first use.
 
-An adapter ``parity/frameworks/NAME.py`` holds that framework's version of the seeds' code and
+An adapter ``parity/frameworks/NAME.py`` holds that framework's version of the d2l chapter's code and
 the same three helpers everywhere: ``VERSION``, ``tensor(array)`` (NumPy to framework, dtype
 kept) and ``numpy(tensor)`` (back). ``mxnet`` is the system under test (``gluon_d2l``); the
 others are the references. Adding a framework means adding its adapter and one line below.

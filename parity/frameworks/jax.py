@@ -1,6 +1,6 @@
-"""JAX references: seed 002's Flax layers, and the RNN chapter written functionally in JAX.
+"""JAX references: the custom-layers chapter's Flax layers, and the RNN chapter written functionally in JAX.
 
-Seed 003 has no JAX code, so its functions are translated one to one, with JAX's usual
+The RNN chapter has no JAX code, so its functions are translated one to one, with JAX's usual
 changes: parameters are a list passed explicitly, ``grad_clipping`` and ``sgd`` return new
 arrays instead of editing in place, and a gradient is ``jax.value_and_grad`` of a loss
 function. A carried hidden state is a plain array, so it is detached by construction.
@@ -28,7 +28,7 @@ def numpy(x):
     return onp.asarray(x)
 
 
-# --- Custom layers (seed 002) ----------------------------------------------------------------
+# --- Custom layers (the custom-layers chapter) ----------------------------------------------------------------
 
 class CenteredLayer(nn.Module):
     def __call__(self, X):
@@ -49,7 +49,7 @@ class MyDense(nn.Module):
 
 
 class TensorReductionLayer(nn.Module):
-    """Exercise 1 (no seed code): ``y_k = sum_ij W_ijk x_i x_j``."""
+    """Exercise 1 (no chapter code): ``y_k = sum_ij W_ijk x_i x_j``."""
     in_units: int
     units: int
 
@@ -60,14 +60,14 @@ class TensorReductionLayer(nn.Module):
 
 
 class FourierHalfLayer(nn.Module):
-    """Exercise 2 (no seed code): the first ceil(n/2) DFT coefficients as (real, imag) pairs."""
+    """Exercise 2 (no chapter code): the first ceil(n/2) DFT coefficients as (real, imag) pairs."""
 
     def __call__(self, X):
         coeffs = jnp.fft.fft(X)[..., :(X.shape[-1] + 1) // 2]
         return jnp.stack([coeffs.real, coeffs.imag], axis=-1)
 
 
-# --- RNN from scratch (seed 003, translated) -------------------------------------------------
+# --- RNN from scratch (the RNN chapter, translated) -------------------------------------------------
 
 def get_params(vocab_size, num_hiddens, key):
     num_inputs = num_outputs = vocab_size

@@ -44,7 +44,7 @@ def load(block, arrays):
 
 
 def scratch_model(params, activation=None, embedded=False):
-    """The seeds' :class:`RNNModelScratch` with ``params`` (``W_xh, W_hh, b_h, W_hq, b_q``) as weights.
+    """The d2l chapter's :class:`RNNModelScratch` with ``params`` (``W_xh, W_hh, b_h, W_hq, b_q``) as weights.
 
     ``activation`` is passed to the model; with ``embedded`` the last array of ``params`` is the
     embedding ``(vocab, dim)`` (``embedding=dim``).

@@ -1,4 +1,4 @@
-"""TensorFlow references: the seeds' TensorFlow/Keras code, changed only where marked ``# parity:``.
+"""TensorFlow references: the d2l chapter's TensorFlow/Keras code, changed only where marked ``# parity:``.
 
 As in every adapter: hard-coded ``float32`` follows the data's dtype (Keras layers get a
 ``dtype``; without it Keras 3 casts float64 inputs down to float32), ``train_epoch_ch8``
@@ -27,7 +27,7 @@ def numpy(x):
     return onp.asarray(x)
 
 
-# --- Custom layers (seeds 000-002) ---------------------------------------------------------
+# --- Custom layers (the custom-layers chapter) ---------------------------------------------------------
 
 class CenteredLayer(tf.keras.Model):
     def __init__(self, **kwargs):  # parity: **kwargs passes the dtype
@@ -53,7 +53,7 @@ class MyDense(tf.keras.Model):
 
 
 class TensorReductionLayer(tf.keras.Model):
-    """Exercise 1 (no seed code): ``y_k = sum_ij W_ijk x_i x_j``."""
+    """Exercise 1 (no chapter code): ``y_k = sum_ij W_ijk x_i x_j``."""
 
     def __init__(self, units, **kwargs):
         super().__init__(**kwargs)
@@ -67,7 +67,7 @@ class TensorReductionLayer(tf.keras.Model):
 
 
 class FourierHalfLayer(tf.keras.Model):
-    """Exercise 2 (no seed code): the first ceil(n/2) DFT coefficients as (real, imag) pairs."""
+    """Exercise 2 (no chapter code): the first ceil(n/2) DFT coefficients as (real, imag) pairs."""
 
     def call(self, X):
         n = X.shape[-1]
@@ -75,7 +75,7 @@ class FourierHalfLayer(tf.keras.Model):
         return tf.stack([tf.math.real(coeffs), tf.math.imag(coeffs)], axis=-1)
 
 
-# --- RNN from scratch (seed 003) -------------------------------------------------------------
+# --- RNN from scratch (the RNN chapter) -------------------------------------------------------------
 
 def get_params(vocab_size, num_hiddens):
     num_inputs = num_outputs = vocab_size
@@ -177,7 +177,7 @@ def grad_clipping(grads, theta):
         else:
             new_grad.append(grad)
     norm = tf.math.sqrt(sum((tf.reduce_sum(grad ** 2)).numpy() for grad in new_grad))
-    # parity: the seed casts the norm to float32, which costs float64 runs 8 digits
+    # parity: the chapter casts the norm to float32, which costs float64 runs 8 digits
     norm = tf.cast(norm, grads[0].dtype)
     if tf.greater(norm, theta):
         for i, grad in enumerate(new_grad):

@@ -1,4 +1,4 @@
-"""PyTorch references: the seeds' PyTorch code, changed only where marked ``# parity:``.
+"""PyTorch references: the d2l chapter's PyTorch code, changed only where marked ``# parity:``.
 
 Changes made for every adapter: hard-coded ``float32`` follows the parameters' dtype (the
 float64 runs need it), ``train_epoch_ch8`` returns the per-step losses instead of tokens/sec,
@@ -41,7 +41,7 @@ def load(module, arrays):
     return module
 
 
-# --- Custom layers (seeds 000-002) ---------------------------------------------------------
+# --- Custom layers (the custom-layers chapter) ---------------------------------------------------------
 
 class CenteredLayer(nn.Module):
     def __init__(self):
@@ -58,14 +58,14 @@ class MyLinear(nn.Module):
         self.bias = nn.Parameter(torch.randn(units,))
 
     def forward(self, X):
-        # parity: the seed uses self.weight.data and self.bias.data, which cuts them out of
+        # parity: the chapter uses self.weight.data and self.bias.data, which cuts them out of
         # autograd: the layer would never learn (its gradients stay None).
         linear = torch.matmul(X, self.weight) + self.bias
         return F.relu(linear)
 
 
 class TensorReductionLayer(nn.Module):
-    """Exercise 1 (no seed code): ``y_k = sum_ij W_ijk x_i x_j``."""
+    """Exercise 1 (no chapter code): ``y_k = sum_ij W_ijk x_i x_j``."""
 
     def __init__(self, in_units, units):
         super().__init__()
@@ -76,14 +76,14 @@ class TensorReductionLayer(nn.Module):
 
 
 class FourierHalfLayer(nn.Module):
-    """Exercise 2 (no seed code): the first ceil(n/2) DFT coefficients as (real, imag) pairs."""
+    """Exercise 2 (no chapter code): the first ceil(n/2) DFT coefficients as (real, imag) pairs."""
 
     def forward(self, X):
         n = X.shape[-1]
         return torch.view_as_real(torch.fft.fft(X)[..., :(n + 1) // 2])
 
 
-# --- RNN from scratch (seed 003) -------------------------------------------------------------
+# --- RNN from scratch (the RNN chapter) -------------------------------------------------------------
 
 def get_params(vocab_size, num_hiddens, device):
     num_inputs = num_outputs = vocab_size
@@ -216,7 +216,7 @@ def seq_data_iter_sequential(corpus, batch_size, num_steps):
 def train_epoch_ch8(net, train_iter, loss, updater, device, use_random_iter, theta=1, detach=True):
     # parity: theta=None skips clipping (exercise 4); detach=False (exercise 5) re-runs the
     # epoch's earlier minibatches from the initial state with the current weights, so the loss
-    # of minibatch k is differentiated through minibatches 1..k (the seed always detaches)
+    # of minibatch k is differentiated through minibatches 1..k (the d2l chapter always detaches)
     state, losses, history = None, [], []
     loss_sum, num_tokens = 0.0, 0
     for X, Y in train_iter:

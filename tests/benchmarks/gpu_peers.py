@@ -1,8 +1,8 @@
 """PyTorch and JAX reference throughput on a CUDA machine that has no MXNet (TF32 off).
 
 Run from the repository root: ``python tests/benchmarks/gpu_peers.py``. It loads
-``gluon_d2l/bench_peers.py`` by path (importing ``gluon_d2l`` would import MXNet) and uses
-random token ids with the seeds' shapes, since the corpus's content does not change the cost.
+``parity/bench/peers.py`` by path (importing ``gluon_d2l`` would import MXNet) and uses
+random token ids with the d2l chapter's shapes, since the corpus's content does not change the cost.
 """
 import importlib.util
 import json
@@ -12,7 +12,7 @@ import jax
 import numpy as np
 import torch
 
-spec = importlib.util.spec_from_file_location('bench_peers', 'gluon_d2l/bench_peers.py')
+spec = importlib.util.spec_from_file_location('bench_peers', 'parity/bench/peers.py')
 peers = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(peers)
 torch.backends.cuda.matmul.allow_tf32 = False
@@ -38,5 +38,5 @@ for dev in ['cuda', 'cpu']:
 jax.config.update('jax_default_matmul_precision', 'highest')
 for dev in ['gpu', 'cpu']:
     with jax.default_device(jax.devices(dev)[0]):
-        out[f'jax scratch (jit, lax.scan) on {dev}'] = peers.time_epochs(peers.jax_scratch(batches, 28, 512), 5, tokens)
+        out[f'jax scratch on {dev}'] = peers.time_epochs(peers.jax_scratch(batches, 28, 512), 5, tokens)
 print(json.dumps(out, indent=1), 'torch', torch.__version__, 'jax', jax.__version__, torch.cuda.get_device_name(0))

@@ -1,4 +1,4 @@
-"""pytest-benchmark: training epochs on the seeds' workload (``tox -e bench``, not the default run).
+"""pytest-benchmark: training epochs on the d2l chapter's workload (``tox -e bench``, not the default run).
 
 MXNet variants are timed in this process; the PyTorch and TensorFlow references run in child
 processes (one per framework, as ``gluon-d2l bench`` does) and their tokens/s are attached to
@@ -7,12 +7,12 @@ the benchmark record as ``extra_info``.
 import mxnet as mx
 import pytest
 
-from gluon_d2l import bench
+from parity import bench
 from gluon_d2l.data import load_data_time_machine
 
 pytestmark = pytest.mark.bench
 
-MXNET_VARIANTS = ['mxnet seed scratch (imperative)', 'gluon_d2l scratch', 'gluon_d2l hybrid', 'gluon_d2l concise']
+MXNET_VARIANTS = [bench.CHAPTER_VARIANT, 'gluon_d2l scratch', 'gluon_d2l hybrid', 'gluon_d2l concise']
 
 
 @pytest.fixture(scope='module')
@@ -34,6 +34,5 @@ def test_mxnet_training_epoch(benchmark, batches, variant):
 def test_peer_training_epochs(benchmark, batches):
     speeds = benchmark.pedantic(bench.peer_speeds, args=(*batches, 512, 2), rounds=1)
     benchmark.extra_info.update(speeds)
-    missing = {'torch scratch', 'torch nn.RNN', 'tensorflow keras SimpleRNN (tf.function)',
-               'jax scratch (jit, lax.scan)'} - set(speeds)
+    missing = {name for variants in bench.bench_peers.PEERS.values() for name in variants} - set(speeds)
     assert not missing, f'not measured (framework missing?): {sorted(missing)}'

@@ -17,7 +17,7 @@ first, and waiting for it, removes that race.
 import mxnet as mx
 from mxnet import gluon
 
-from .checks import check_positive_number
+from ..checks import check_positive_number
 
 
 # An integer key (the Trainer's keys are integers and MXNet forbids mixing) far above any parameter index.

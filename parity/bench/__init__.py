@@ -1,6 +1,6 @@
-"""``gluon-d2l bench``: training throughput of every RNN variant, measured in one process.
+"""``gluon-d2l bench``: training throughput of every RNN variant and its peers.
 
-Each variant runs the seeds' workload (vocab 28, batch 32, 35 steps, 512 hiddens,
+Each variant runs the d2l chapter's workload (vocab 28, batch 32, 35 steps, 512 hiddens,
 SGD lr 1, global-norm clipping at 1) over the same minibatches: a warm-up epoch,
 then timed ones. Peers (PyTorch, TensorFlow) are measured if installed. The
 float32 GEMM rate measured here gives a roofline: a training step costs about
@@ -21,10 +21,13 @@ import mxnet as mx
 import numpy as onp
 from mxnet import autograd, gluon
 
-from . import bench_peers
-from .data import load_data_time_machine
-from .models import build_model
-from .training import make_updater, train_epoch_ch8
+from gluon_d2l.data import load_data_time_machine
+from gluon_d2l.models import build_model
+from gluon_d2l.training import make_updater, train_epoch_ch8
+
+from . import peers as bench_peers
+
+CHAPTER_VARIANT = 'd2l chapter scratch (imperative MXNet)'
 
 
 def gemm_gflops(n=512, rows=1120, repeats=50):
@@ -42,8 +45,8 @@ def _rss_mib():
         return int(f.read().split()[1]) * os.sysconf('SC_PAGE_SIZE') / 2 ** 20
 
 
-def _seed_epoch(net, batches, lr, theta):
-    """The seeds' imperative MXNet loop: per-parameter host syncs in clipping and accounting."""
+def _chapter_epoch(net, batches, lr, theta):
+    """The d2l chapter's imperative MXNet loop: per-parameter host syncs in clipping and accounting."""
     loss, state, total = gluon.loss.SoftmaxCrossEntropyLoss(), None, 0.0
     for X, Y in batches:
         state = net.begin_state(X.shape[0], mx.cpu()) if state is None else state
@@ -63,10 +66,10 @@ def _seed_epoch(net, batches, lr, theta):
 
 
 def mxnet_variants(batches, vocab_size, hiddens):
-    """``{name: run_one_epoch}`` for the seed's loop and each gluon_d2l model."""
+    """``{name: run_one_epoch}`` for the chapter's loop and each gluon_d2l model."""
     loss = gluon.loss.SoftmaxCrossEntropyLoss()
-    seed_net = build_model('scratch', vocab_size, hiddens, [mx.cpu()])
-    variants = {'mxnet seed scratch (imperative)': lambda: _seed_epoch(seed_net, batches, 1.0, 1.0)}
+    chapter_net = build_model('scratch', vocab_size, hiddens, [mx.cpu()])
+    variants = {CHAPTER_VARIANT: lambda: _chapter_epoch(chapter_net, batches, 1.0, 1.0)}
     for kind in ('scratch', 'hybrid', 'concise'):
         net = build_model(kind, vocab_size, hiddens, [mx.cpu()])
         updater, _ = make_updater(net, 1.0, mx.cpu())
@@ -117,11 +120,11 @@ def measure(epochs=3, hiddens=512, batch_size=32, num_steps=35, max_tokens=10000
     if peers:
         rows += [dict(variant=name, tokens_per_sec=speed, rss_mib=float('nan'))
                  for name, speed in peer_speeds(batches, len(vocab), hiddens, epochs).items()]
-    best_peer = max((r['tokens_per_sec'] for r in rows if not r['variant'].startswith(('gluon_d2l', 'mxnet'))),
+    best_peer = max((r['tokens_per_sec'] for r in rows if not r['variant'].startswith(('gluon_d2l', 'd2l chapter'))),
                     default=float('nan'))
-    seed = next(r['tokens_per_sec'] for r in rows if r['variant'].startswith('mxnet seed'))
+    chapter = next(r['tokens_per_sec'] for r in rows if r['variant'] == CHAPTER_VARIANT)
     for r in rows:
-        r.update(vs_best_peer=r['tokens_per_sec'] / best_peer, vs_seed=r['tokens_per_sec'] / seed,
+        r.update(vs_best_peer=r['tokens_per_sec'] / best_peer, vs_chapter=r['tokens_per_sec'] / chapter,
                  vs_roofline=r['tokens_per_sec'] / roofline)
     return rows, dict(gemm_gflops=gflops, roofline_tokens_per_sec=roofline, hiddens=hiddens,
                       batch_size=batch_size, num_steps=num_steps, epochs=epochs)
@@ -132,7 +135,7 @@ SWEEP = [dict(hiddens=h) for h in (128, 256, 512, 1024)] + [dict(batch_size=b) f
 
 
 def sweep(epochs=2, model='hybrid'):
-    """Tokens/s and RSS of one model as hiddens, batch size and steps vary from the seeds' setting."""
+    """Tokens/s and RSS of one model as hiddens, batch size and steps vary from the chapter's setting."""
     rows = []
     for change in [{}] + SWEEP:
         setting = dict(dict(hiddens=512, batch_size=32, num_steps=35), **change)
@@ -148,10 +151,10 @@ def sweep(epochs=2, model='hybrid'):
 
 def markdown_table(rows):
     """The results as a Markdown table."""
-    lines = ['| variant | tokens/s | × seed | × best peer | of roofline | RSS MiB (MXNet process) |',
+    lines = ['| variant | tokens/s | × chapter | × best peer | of roofline | RSS MiB (MXNet process) |',
              '|---|---|---|---|---|---|']
     for r in rows:
-        lines.append(f"| {r['variant']} | {r['tokens_per_sec']:.0f} | {r['vs_seed']:.2f} | "
+        lines.append(f"| {r['variant']} | {r['tokens_per_sec']:.0f} | {r['vs_chapter']:.2f} | "
                      f"{r['vs_best_peer']:.2f} | {r['vs_roofline']:.2f} | {r['rss_mib']:.0f} |")
     return '\n'.join(lines)
 
@@ -174,8 +177,42 @@ def bar_chart(rows, meta, path):
     plt.close(fig)
 
 
+def register(subparsers):
+    """Add ``bench`` to the ``gluon-d2l`` command line."""
+    p = subparsers.add_parser('bench', help='training throughput of every RNN variant and its peers',
+                              description="Measure tokens/s of the d2l chapter's MXNet loop, each gluon_d2l model "
+                                          'and the PyTorch/TensorFlow/JAX references (each in its own process), '
+                                          'against a GEMM roofline.')
+    p.add_argument('--epochs', type=int, default=3, help='timed epochs per variant (3)')
+    p.add_argument('--hiddens', type=int, default=512, help='hidden units (512)')
+    p.add_argument('--batch-size', dest='batch_size', type=int, default=32, help='batch size (32)')
+    p.add_argument('--num-steps', dest='num_steps', type=int, default=35, help='time steps (35)')
+    p.add_argument('--no-peers', dest='no_peers', action='store_true', help='skip PyTorch/TensorFlow/JAX')
+    p.add_argument('--sweep', action='store_true',
+                   help='instead: tokens/s and RSS of the hybrid model vs hiddens, batch size and steps')
+    p.add_argument('--json', help='write the results as JSON here')
+    p.add_argument('--png', help='write a bar chart here')
+    p.set_defaults(handler=run)
+
+
+def _check(args):
+    """One line naming the option, before anything is measured."""
+    for name in ('epochs', 'hiddens', 'batch_size', 'num_steps'):
+        if not 1 <= getattr(args, name) <= 1 << 14:
+            return f"--{name.replace('_', '-')}: expected 1 to {1 << 14}, got {getattr(args, name)}"
+    for name in ('json', 'png'):
+        path = getattr(args, name)
+        if path is not None and not os.path.isdir(os.path.dirname(os.path.abspath(path))):
+            return f'--{name}: {path!r}: no such directory'
+    return None
+
+
 def run(args):
     """The ``bench`` subcommand: print the table, optionally write JSON and a PNG."""
+    problem = _check(args)
+    if problem:
+        print(f'gluon-d2l bench: error: {problem}', file=sys.stderr)
+        return 2
     if args.sweep:
         rows = sweep()
         if args.json:

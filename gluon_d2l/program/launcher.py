@@ -2,7 +2,7 @@
 
 Every process gets the ``DMLC_*`` variables of its role on the loopback address.
 Output is streamed with a role prefix. When a process fails, the job times out,
-or Ctrl-C arrives, every process started here is stopped; the exit status is
+or Ctrl-C, SIGTERM or SIGHUP arrives, every process started here is stopped; the exit status is
 that of the first failure. On a cluster, a scheduler sets the same variables
 per host instead: ``DMLC_ROLE`` (scheduler/server/worker), ``DMLC_PS_ROOT_URI``
 and ``DMLC_PS_ROOT_PORT`` (the scheduler's address), ``DMLC_NUM_SERVER``,
@@ -46,6 +46,13 @@ def _status(code):
     return 128 - code if code < 0 else code
 
 
+def _signal_group(proc, signum):
+    try:
+        os.killpg(proc.pid, signum)
+    except ProcessLookupError:
+        pass
+
+
 class Job:
     """The processes of one job and the threads streaming their output."""
 
@@ -58,6 +65,13 @@ class Job:
         plan += [(f'worker {i}', 'worker', [sys.executable, '-m', 'gluon_d2l', *worker_args])
                  for i in range(num_workers)]
         self.procs, self.threads = {}, []
+        try:
+            self._start(plan, port, num_workers, num_servers)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(self, plan, port, num_workers, num_servers):
         for name, role, argv in plan:
             proc = subprocess.Popen(argv, env=role_environment(role, port, num_workers, num_servers),
                                     stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
@@ -81,23 +95,44 @@ class Job:
         """Terminate every process group still running, then kill what remains."""
         for proc in self.procs.values():
             if proc.poll() is None:
-                os.killpg(proc.pid, signal.SIGTERM)
+                _signal_group(proc, signal.SIGTERM)
         deadline = time.time() + GRACE_SECONDS
         for proc in self.procs.values():
             try:
                 proc.wait(timeout=max(0.1, deadline - time.time()))
             except subprocess.TimeoutExpired:
-                os.killpg(proc.pid, signal.SIGKILL)
+                _signal_group(proc, signal.SIGKILL)
                 proc.wait()
         for thread in self.threads:
             thread.join(timeout=1)
 
 
+class Stopped(Exception):
+    """A termination signal arrived (SIGTERM from ``timeout``, systemd or Slurm; SIGHUP)."""
+
+    def __init__(self, signum):
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+def _raise_stopped(signum, frame):
+    raise Stopped(signum)
+
+
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+
+
 def launch(worker_args, num_workers, num_servers, timeout):
-    """Run the job; return 0 when every worker succeeds, else the first failing status."""
-    job = Job(worker_args, num_workers, num_servers)
-    deadline = time.time() + timeout
+    """Run the job; return 0 when every worker succeeds, else the first failing status.
+
+    Whatever ends it (a failure, ``timeout``, Ctrl-C, SIGTERM or SIGHUP), every process
+    started here is stopped before this returns.
+    """
+    previous = {s: signal.signal(s, _raise_stopped) for s in STOP_SIGNALS}
+    job = None
     try:
+        job = Job(worker_args, num_workers, num_servers)
+        deadline = time.time() + timeout
         while True:
             failure = job.first_failure()
             if failure is not None:
@@ -113,5 +148,13 @@ def launch(worker_args, num_workers, num_servers, timeout):
     except KeyboardInterrupt:
         print('gluon-d2l launch: interrupted; stopping the job', file=sys.stderr)
         return 130
+    except Stopped as stop:
+        print(f'gluon-d2l launch: got {stop}; stopping the job', file=sys.stderr)
+        return 128 + stop.signum
     finally:
-        job.stop()
+        for s in STOP_SIGNALS:  # a second signal must not cut the clean-up short
+            signal.signal(s, signal.SIG_IGN)
+        if job is not None:
+            job.stop()
+        for s, handler in previous.items():
+            signal.signal(s, handler)

@@ -1,0 +1,173 @@
+"""Parameter files (``.npz``) and the contents of one checkpoint, with their checks.
+
+Everything is ``.npz`` (read with ``allow_pickle=False``) or JSON: no pickle. A
+parameter file is checked member by member *before* anything is decompressed (names,
+and sizes that must fit the model), so a small file holding a huge member is refused
+at once. A checkpoint's ``state.json`` records the SHA-1 of every other file and is
+validated field by field (:func:`read_state`).
+"""
+import hashlib
+import math
+import os
+import pathlib
+import tempfile
+import zipfile
+
+import numpy as onp
+from mxnet import gluon, np
+from mxnet.util import use_np
+
+from .config import strict_json
+
+PARAMS_FILE = 'params.npz'
+STATE_FILE = 'state.json'
+#: room for the ``.npy`` header of one member
+NPY_HEADER_BYTES = 4096
+
+
+def named_arrays(net):
+    """``{name: Parameter or array}`` of a model, with names that do not depend on instance counters."""
+    if isinstance(net, gluon.Block):
+        return {name[len(net.prefix):]: p for name, p in net.collect_params().items()}
+    from ..models import HybridRNNScratch
+    return dict(zip(getattr(net, 'param_names', HybridRNNScratch.param_names), net.params))
+
+
+def _host(value):
+    return (value.data() if isinstance(value, gluon.Parameter) else value).asnumpy()
+
+
+def save_params(net, path):
+    """Save a model's parameters to an ``.npz`` file, atomically (a partial file is removed).
+
+    Gluon's ``save_parameters`` is not used: in NumPy mode ``load_parameters``
+    takes a Block without children (``HybridRNNScratch``) for the legacy
+    format and fails with a TypeError.
+    """
+    path = pathlib.Path(path)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}-', suffix='.npz')
+    try:
+        mask = os.umask(0)
+        os.umask(mask)
+        os.fchmod(fd, 0o666 & ~mask)
+        with os.fdopen(fd, 'wb') as f:
+            onp.savez(f, **{name: _host(value) for name, value in named_arrays(net).items()})
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        _remove(tmp)
+        raise
+
+
+def _remove(path):
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        pass
+
+
+def _shape(target):
+    return tuple(int(n) for n in target.shape)
+
+
+def _check_members(path, targets):
+    """Refuse a file whose members are not exactly the model's, or larger than they can be."""
+    with zipfile.ZipFile(path) as archive:
+        members = {info.filename: info for info in archive.infolist()}
+    names = {name[:-len('.npy')] if name.endswith('.npy') else name for name in members}
+    if names != set(targets) or len(names) != len(members):
+        raise ValueError(f'parameter file {str(path)!r} holds {sorted(names)}, but the model has '
+                         f'{sorted(targets)}: it is for another architecture')
+    for name, target in targets.items():
+        limit = math.prod(_shape(target)) * 8 + NPY_HEADER_BYTES
+        if members[name + '.npy'].file_size > limit:
+            raise ValueError(f'parameter file {str(path)!r} holds a member {name} of '
+                             f'{members[name + ".npy"].file_size} bytes, more than shape {_shape(target)} needs')
+
+
+@use_np
+def load_params(net, path):
+    """Load parameters saved by :func:`save_params`; a clear ``ValueError`` if they do not fit.
+
+    Nothing is assigned unless every name and shape matches.
+    """
+    path = pathlib.Path(path)
+    targets = named_arrays(net)
+    try:
+        _check_members(path, targets)
+        with onp.load(path, allow_pickle=False) as saved:
+            arrays = {name: saved[name] for name in saved.files}
+    except ValueError as err:
+        if str(err).startswith('parameter file'):
+            raise
+        raise ValueError(f'parameter file {str(path)!r} is unreadable ({err})') from None
+    except Exception as err:  # zipfile.BadZipFile, OSError, EOFError for a truncated or foreign file
+        raise ValueError(f'parameter file {str(path)!r} is unreadable ({type(err).__name__}: {err})') from None
+    for name, target in targets.items():
+        if arrays[name].shape != _shape(target):
+            raise ValueError(f'parameter file {str(path)!r} holds {name} of shape {arrays[name].shape}, '
+                             f'but the model has {_shape(target)}: it is for another architecture')
+    for name, target in targets.items():
+        if isinstance(target, gluon.Parameter):
+            target.set_data(np.array(arrays[name], dtype=target.dtype))
+        else:
+            target[:] = np.array(arrays[name], dtype=target.dtype, ctx=target.ctx)
+
+
+def sha1(path):
+    """Hex SHA-1 of a file, read in blocks."""
+    digest = hashlib.sha1()
+    with open(path, 'rb') as f:
+        for block in iter(lambda: f.read(1 << 20), b''):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def trainer_state(trainer):
+    """Plain SGD keeps no per-parameter state: its learning rate and update count are all."""
+    if trainer is None:
+        return None
+    return {'learning_rate': trainer.learning_rate, 'num_update': trainer.optimizer.num_update}
+
+
+def restore_trainer(trainer, state):
+    if trainer is not None and state is not None:
+        trainer.set_learning_rate(state['learning_rate'])
+        trainer.optimizer.num_update = state['num_update']
+
+
+def _expect(condition, what):
+    if not condition:
+        raise ValueError(f'{STATE_FILE}: {what}')
+
+
+def _python_random(saved):
+    """Python's ``random`` state as JSON holds it: ``[version, [625 ints], gauss or null]``."""
+    ok = (isinstance(saved, list) and len(saved) == 3 and isinstance(saved[0], int)
+          and isinstance(saved[1], list) and len(saved[1]) == 625
+          and all(isinstance(x, int) and not isinstance(x, bool) and 0 <= x < 2 ** 32 for x in saved[1])
+          and (saved[2] is None or isinstance(saved[2], float)))
+    _expect(ok, 'python_random is not a saved random state')
+
+
+def read_state(checkpoint, epoch):
+    """The checked ``state.json`` of the checkpoint directory of ``epoch``; ``ValueError`` if damaged."""
+    state = strict_json((checkpoint / STATE_FILE).read_text(encoding='utf-8'))
+    _expect(isinstance(state, dict), 'not an object')
+    _expect(state.get('epoch') == epoch and type(state.get('epoch')) is int, f'epoch is not {epoch}')
+    files = state.get('files')
+    _expect(isinstance(files, dict) and PARAMS_FILE in files, f'files does not list {PARAMS_FILE}')
+    for name, digest in files.items():
+        _expect(isinstance(digest, str) and name == pathlib.Path(name).name and name != STATE_FILE,
+                f'bad file entry {name!r}')
+        if sha1(checkpoint / name) != digest:
+            raise ValueError(f'{name} does not match its recorded SHA-1')
+    trainer = state.get('trainer')
+    _expect(trainer is None or (isinstance(trainer, dict) and set(trainer) == {'learning_rate', 'num_update'}
+                                and isinstance(trainer['learning_rate'], float)
+                                and math.isfinite(trainer['learning_rate'])
+                                and type(trainer['num_update']) is int and trainer['num_update'] >= 0),
+            'trainer is not a saved SGD state')
+    _python_random(state.get('python_random'))
+    return state

@@ -1,0 +1,306 @@
+"""The ``gluon-d2l`` command line: ``train``, ``predict`` and ``launch``, plus plugin commands.
+
+This is the only module that knows the flags. Bad input ends with one line,
+``gluon-d2l: error: --flag: ...`` and exit status 2: the jobs raise
+:class:`~.config.ConfigError` naming a setting and :data:`FLAGS` turns the setting into
+the option the user typed. An interrupted ``train`` keeps its last checkpoint and prints
+the (shell-quoted) command that resumes it.
+
+Commands that need ``parity`` (``parity``, ``bench``) are plugins: a package lists a
+function ``register(subparsers)`` under the entry-point group ``gluon_d2l.commands``;
+it adds its subparser and sets ``handler`` (``handler(args)`` returns the exit status).
+A plugin is imported only when its command runs (or for the top-level help).
+"""
+import argparse
+import os
+import shlex
+import sys
+
+from .config import KVSTORES, MAX_SEED, MODEL_KINDS, RESUMABLE, ConfigError, TrainConfig
+from .rundir import RunExistsError
+
+EXIT_USAGE = 2
+EXIT_INTERRUPTED = 130
+PLUGIN_GROUP = 'gluon_d2l.commands'
+DEFAULT_OUT = 'runs/char-rnn'
+DATA_ENV = 'GLUON_D2L_DATA'
+
+
+def flag(name):
+    """The option of a setting: ``batch_size`` -> ``--batch-size``."""
+    return '--' + name.replace('_', '-')
+
+
+class Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors are one line and exit with status 2."""
+
+    def error(self, message):
+        message = message[len('argument '):] if message.startswith('argument ') else message
+        self.exit(EXIT_USAGE, f'gluon-d2l: error: {message} (see {self.prog} --help)\n')
+
+
+def _number(kind):
+    """Parse an int or float; the range is checked by the config, which names the field."""
+    def parse(text):
+        try:
+            return kind(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f'expected {"an integer" if kind is int else "a number"}, '
+                                             f'got {text!r}') from None
+    parse.__name__ = kind.__name__
+    return parse
+
+
+TRAIN_HELP = {
+    'model': 'scratch: d2l functions; hybrid: the same math as one hybridized graph (default); '
+             'concise: gluon.rnn.RNN + Dense',
+    'epochs': 'epochs to train in total (500); may be raised on --resume',
+    'lr': 'SGD learning rate (1)',
+    'batch_size': 'sequences per minibatch (32)',
+    'num_steps': 'time steps per sequence (35)',
+    'hiddens': 'hidden units (512)',
+    'random_iter': 'random sampling instead of sequential partitioning',
+    'clip': 'gradient clipping threshold theta (1)',
+    'device': 'auto (GPU if present), cpu, cpu:N, gpu:N, or a comma list for data-parallel training (auto)',
+    'seed': f'random seed, 0 to {MAX_SEED} (0)',
+    'max_tokens': 'use only the first N characters of the corpus; -1 for all (10000, as in the d2l chapter)',
+    'corpus': 'train on this UTF-8 text file instead of The Time Machine',
+    'kvstore': "'device' (default; one process) or 'dist_sync': one worker of a job on MXNet's parameter "
+               "server, started by 'gluon-d2l launch'",
+    'log_every': 'without a terminal, print a progress line every N epochs (10); may change on --resume',
+    'checkpoint_every': 'write a checkpoint every N epochs (1); may change on --resume',
+}
+TRAIN_TYPES = {'model': dict(choices=MODEL_KINDS), 'kvstore': dict(choices=KVSTORES),
+               'random_iter': dict(action='store_const', const=True)}
+
+
+def _add_train(sub):
+    p = sub.add_parser('train', help='train the char-level RNN language model',
+                       description='Train a character-level RNN on The Time Machine (or --corpus) and print '
+                                   'the d2l chapter\'s summary: perplexity, tokens/sec and the continuation of '
+                                   'each prefix. Defaults are the d2l chapter\'s settings.')
+    defaults = TrainConfig()
+    for name in TrainConfig.names():
+        kind = type(getattr(defaults, name))
+        options = TRAIN_TYPES.get(name) or dict(type=_number(kind) if kind in (int, float) else str)
+        p.add_argument(flag(name), dest=name, default=None, help=TRAIN_HELP.get(name), **options)
+    p.add_argument('--out', help=f'new run directory to write: missing or empty (default {DEFAULT_OUT})')
+    p.add_argument('--resume', metavar='DIR',
+                   help=f'continue the run in DIR from its newest intact checkpoint; only '
+                        f'{", ".join(flag(n) for n in RESUMABLE)} may change')
+    p.add_argument('--prefix', action='append', metavar='TEXT',
+                   help='after training, continue TEXT (repeatable; default: "time traveller" and "traveller" '
+                        'when the corpus has their letters, else its first words)')
+    p.set_defaults(handler=_train)
+
+
+def _add_predict(sub):
+    from .jobs import MAX_PREDS
+    p = sub.add_parser('predict', help='generate text with a trained run',
+                       description='Continue each prefix with the model saved in a run directory.')
+    p.add_argument('--run', required=True, metavar='DIR', help='run directory written by train')
+    p.add_argument('--prefix', action='append', metavar='TEXT',
+                   help='text to continue (repeatable; default: the first prefix train sampled)')
+    p.add_argument('--num-preds', dest='num_preds', type=_number(int), default=50,
+                   help=f'characters to generate, at most {MAX_PREDS} (50)')
+    p.add_argument('--temperature', type=_number(float),
+                   help='sample from p**(1/T) instead of taking the argmax; T<1 sharpens')
+    p.add_argument('--seed', type=_number(int), default=None, help=f'seed for --temperature sampling, 0 to {MAX_SEED}')
+    p.add_argument('--device', default='cpu', help='cpu, cpu:N or gpu:N (default cpu)')
+    p.set_defaults(handler=_predict)
+
+
+def _add_launch(sub):
+    p = sub.add_parser('launch', help='run a dist_sync job (scheduler, servers, workers) on this machine',
+                       description='Start a scheduler, SERVERS parameter servers and WORKERS workers on the '
+                                   'loopback address, each worker running the gluon-d2l command after "--" '
+                                   '(e.g. "train --kvstore dist_sync ..."). Output is prefixed by role; the '
+                                   'first failure, --timeout, Ctrl-C or SIGTERM stops every process.')
+    p.add_argument('-n', '--workers', type=_number(int), required=True, help='number of workers (1 to 64)')
+    p.add_argument('-s', '--servers', type=_number(int), default=1, help='number of servers (1 to 64; 1)')
+    p.add_argument('--timeout', type=_number(float), default=3600, help='seconds before the job is stopped (3600)')
+    p.add_argument('worker_args', nargs=argparse.REMAINDER, help='-- then the gluon-d2l command of each worker')
+    p.set_defaults(handler=_launch)
+
+
+BUILTIN = {'train': _add_train, 'predict': _add_predict, 'launch': _add_launch}
+
+
+def plugin_entry_points():
+    """``{name: entry point}`` of the ``gluon_d2l.commands`` group (Python 3.8+)."""
+    from importlib import metadata
+    found = metadata.entry_points()
+    group = found.select(group=PLUGIN_GROUP) if hasattr(found, 'select') else found.get(PLUGIN_GROUP, ())
+    return {ep.name: ep for ep in group}
+
+
+def build_parser(argv=None):
+    """The parser; plugin commands are loaded only if ``argv`` asks for one (or for help)."""
+    parser = Parser(prog='gluon-d2l', description='d2l\'s char-RNN chapter on MXNet Gluon 1.9.1: train, '
+                                                  'generate text, and check parity with other frameworks.')
+    sub = parser.add_subparsers(dest='command', required=True, parser_class=Parser, metavar='COMMAND')
+    for add in BUILTIN.values():
+        add(sub)
+    command = next((a for a in (argv if argv is not None else sys.argv[1:]) if not a.startswith('-')), None)
+    if command not in BUILTIN:
+        plugins = plugin_entry_points()
+        for name, ep in sorted(plugins.items()):
+            if command is None or command == name or command not in plugins:
+                try:
+                    register = ep.load()
+                except Exception as err:  # a broken or half-installed plugin must not break the others
+                    print(f'gluon-d2l: warning: command {name!r} is unavailable ({type(err).__name__}: {err})',
+                          file=sys.stderr)
+                    continue
+                register(sub)
+    return parser
+
+
+def _given(args, names):
+    return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
+
+
+class Progress:
+    """A tqdm bar on a terminal, otherwise a plain line every ``every`` epochs."""
+
+    def __init__(self, every):
+        self.every, self.bar = every, None
+
+    def __call__(self, row, total):
+        ppl, speed = row['perplexity'], row['tokens_per_sec']
+        skipped = f', {row["skipped_steps"]} steps skipped (non-finite gradient)' if row['skipped_steps'] else ''
+        if sys.stderr.isatty():
+            if self.bar is None:
+                from tqdm import tqdm
+                self.bar = tqdm(total=total, initial=row['epoch'] - 1, unit='epoch', file=sys.stderr)
+            self.bar.set_postfix_str(f'perplexity {_fmt(ppl, 2)}, {_fmt(speed, 0)} tokens/s{skipped}')
+            self.bar.update(1)
+        elif row['epoch'] % self.every == 0 or row['epoch'] == total or skipped:
+            print(f'epoch {row["epoch"]}/{total}: perplexity {_fmt(ppl, 2)}, {_fmt(speed, 0)} tokens/sec{skipped}',
+                  file=sys.stderr, flush=True)
+
+    def close(self):
+        if self.bar is not None:
+            self.bar.close()
+
+
+def _fmt(value, digits):
+    return 'nan' if value is None else f'{value:.{digits}f}'
+
+
+def _train(args):
+    from . import jobs
+    names = TrainConfig.names()
+    given = _given(args, names)
+    if args.resume is not None:
+        if args.out is not None:
+            raise ConfigError('out', '--resume continues the run in its own directory; drop --out')
+        out, run_flag = args.resume, '--resume'
+    else:
+        out, run_flag = (args.out if args.out is not None else DEFAULT_OUT), '--out'
+    args.run_flag, args.run_path = run_flag, out
+    if given.get('kvstore', 'device') != 'device' and 'DMLC_ROLE' not in os.environ:
+        raise ConfigError('kvstore', f"{given['kvstore']} trains as one worker of a job: start the job with "
+                                     f"gluon-d2l launch -n WORKERS -- train --kvstore {given['kvstore']} ...")
+    progress = Progress(given.get('log_every', TrainConfig.log_every))
+    try:
+        if args.resume is not None:
+            result = jobs.resume(out, given, on_epoch=progress, prefixes=args.prefix)
+        else:
+            result = jobs.train(TrainConfig(**given), out, on_epoch=progress, prefixes=args.prefix)
+    except KeyboardInterrupt:
+        progress.close()
+        print(f'\ninterrupted; the last checkpoint is kept. Resume with: gluon-d2l train --resume {shlex.quote(out)}',
+              file=sys.stderr)
+        return EXIT_INTERRUPTED
+    finally:
+        progress.close()
+    last = result.rows[-1] if result.rows else dict(perplexity=None, tokens_per_sec=None)
+    where = result.devices[0] if len(result.devices) == 1 else ','.join(str(d) for d in result.devices)
+    print(f'perplexity {_fmt(last["perplexity"], 1)}, {_fmt(last["tokens_per_sec"], 1)} tokens/sec on {where}')
+    for text in result.samples.values():
+        print(text)
+    if result.skipped_steps:
+        print(f'{result.skipped_steps} steps were skipped over the run: their gradient was not finite',
+              file=sys.stderr)
+    print(f'run directory: {out}', file=sys.stderr)
+    return 0
+
+
+def _predict(args):
+    from . import jobs
+    args.run_flag, args.run_path = '--run', args.run
+    for text in jobs.predict(args.run, args.prefix, args.num_preds, args.temperature, args.seed, args.device):
+        print(text)
+    return 0
+
+
+def _launch(args):
+    from .launcher import launch
+    for name, low, high in (('workers', 1, 64), ('servers', 1, 64)):
+        if not low <= getattr(args, name) <= high:
+            raise ConfigError(name, f'expected {low} to {high}, got {getattr(args, name)}')
+    if not 0 < args.timeout < float('inf'):
+        raise ConfigError('timeout', f'expected a positive number of seconds, got {args.timeout}')
+    worker_args = args.worker_args[1:] if args.worker_args[:1] == ['--'] else args.worker_args
+    if not worker_args:
+        raise ConfigError('worker_args', 'give the workers\' command after "--", e.g. -- train --kvstore dist_sync')
+    kvstore = [b for a, b in zip(worker_args, worker_args[1:]) if a == '--kvstore'] + \
+        [a.split('=', 1)[1] for a in worker_args if a.startswith('--kvstore=')]
+    if worker_args[0] != 'train' or not kvstore or kvstore[-1] == 'device':
+        raise ConfigError('worker_args', 'the workers must run "train --kvstore dist_sync ..." (without it every '
+                                         'worker would train its own model into the same --out)')
+    return launch(worker_args, args.workers, args.servers, args.timeout)
+
+
+def _option(err, args):
+    """The option (or variable) a ``ConfigError`` is about."""
+    subject = err.subject
+    if subject in ('run', 'config'):
+        return getattr(args, 'run_flag', '--run')
+    if subject == DATA_ENV:
+        return DATA_ENV
+    if subject == 'worker_args':
+        return 'launch'
+    return flag(subject)
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    print(f'gluon-d2l: warning: {message}', file=sys.stderr if file is None else file)
+
+
+def main(argv=None):
+    """Entry point of the ``gluon-d2l`` console script."""
+    import warnings
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        return _main(argv)
+
+
+def _main(argv):
+    from .. import numpy_compat
+    numpy_compat.install()
+    from mxnet import npx
+    npx.set_np()
+    parser = build_parser(argv)
+    args = parser.parse_args(argv)
+    try:
+        return args.handler(args)
+    except ConfigError as err:
+        message = ' '.join(str(err).split())
+        if isinstance(err, RunExistsError):
+            message += f': continue it with --resume {shlex.quote(str(args.run_path))}, or choose another --out'
+        if getattr(args, 'resume', None) is not None and err.subject in TrainConfig.names() \
+                and err.subject not in RESUMABLE:
+            message += f' (on --resume only {", ".join(flag(n) for n in RESUMABLE)} may change)'
+        print(f'gluon-d2l: error: {_option(err, args)}: {message}', file=sys.stderr)
+        return EXIT_USAGE
+    except OSError as err:  # a full disk, a read-only directory: say so in one line
+        where = ' '.join(str(part) for part in (getattr(args, 'run_flag', None), getattr(args, 'run_path', None))
+                         if part)
+        print(f'gluon-d2l: error: {where + ": " if where else ""}{err.strerror or err}', file=sys.stderr)
+        return 1
+
+
+if __name__ == '__main__':
+    sys.exit(main())

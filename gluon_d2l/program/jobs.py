@@ -1,0 +1,321 @@
+"""The ``train`` and ``predict`` jobs behind the command line.
+
+A run directory (:mod:`.rundir`) holds ``config.json`` (the :class:`TrainConfig`),
+``vocab.json``, ``metrics.jsonl`` (one line per epoch), ``history.jsonl`` (one line
+per start or resume, with what changed), ``samples.json`` (the texts printed at the
+end), ``perplexity.png``, ``params.npz`` and ``checkpoints/``.
+
+Jobs know no command-line flags: bad input is a :class:`ConfigError` whose ``subject``
+names the setting (a ``TrainConfig`` field, ``run``, ``prefix``, ``num_preds``, ...,
+or the ``GLUON_D2L_DATA`` variable). Progress is reported through ``on_epoch(row)``.
+The jobs run in MXNet's NumPy mode (``mxnet.util.use_np``) whatever the caller's mode.
+"""
+import dataclasses
+import math
+import random
+import time
+import typing
+
+import mxnet as mx
+import numpy as onp
+from mxnet import gluon
+from mxnet.util import use_np
+
+from ..data import DATA_ENV, load_corpus_time_machine, min_corpus_length, seq_data_iter_random, \
+    seq_data_iter_sequential
+from ..devices import parse_devices
+from ..models import build_model
+from ..training import make_updater, perplexity, predict_ch8, train_epoch_ch8
+from . import plots
+from .config import MAX_SEED, RESUMABLE, ConfigError, TrainConfig
+from .rundir import CONFIG, HISTORY, VOCAB, RunDir, check_new  # noqa: F401  (names of the run's files)
+
+#: the d2l chapter's prefixes, used when the corpus has their characters
+CHAPTER_PREFIXES = ('time traveller', 'traveller')
+SAMPLE_LENGTH = 50
+MAX_PREDS = 10000
+MAX_VOCAB = 1024
+SAMPLES = 'samples.json'
+
+
+def seed_everything(seed):
+    """Seed Python's, NumPy's and MXNet's random generators."""
+    random.seed(seed)
+    onp.random.seed(seed)
+    mx.random.seed(seed)
+
+
+def _random_state():
+    version, internal, gauss = random.getstate()
+    return [version, list(internal), gauss]
+
+
+def _set_random_state(saved):
+    random.setstate((saved[0], tuple(saved[1]), saved[2]))
+
+
+def make_devices(spec, single=False):
+    """The contexts of a device spec; ``ConfigError('device')`` if malformed or absent."""
+    try:
+        devices = parse_devices(spec)
+    except ValueError as err:
+        raise ConfigError('device', str(err)) from None
+    if single and len(devices) > 1:
+        raise ConfigError('device', f'{spec!r}: give one device')
+    return devices
+
+
+def load_corpus(config):
+    """``(corpus, vocab)`` of the config's corpus, checked to hold at least one minibatch."""
+    try:
+        corpus, vocab = load_corpus_time_machine(config.max_tokens, config.corpus)
+    except (OSError, ValueError, RuntimeError) as err:
+        raise ConfigError('corpus' if config.corpus is not None else DATA_ENV, str(err)) from None
+    needed = min_corpus_length(config.batch_size, config.num_steps)
+    if len(corpus) < needed:
+        raise ConfigError('batch_size', f'{config.batch_size} sequences of {config.num_steps} steps need a '
+                                        f'corpus of at least {needed} tokens; it has {len(corpus)}')
+    return corpus, vocab
+
+
+class Batches:
+    """The minibatches of a loaded corpus (sequential or random), re-drawn on each iteration."""
+
+    def __init__(self, corpus, config):
+        self.corpus, self.batch_size, self.num_steps = corpus, config.batch_size, config.num_steps
+        self.iterate = seq_data_iter_random if config.random_iter else seq_data_iter_sequential
+
+    def __iter__(self):
+        return self.iterate(self.corpus, self.batch_size, self.num_steps)
+
+
+def default_prefixes(vocab, corpus):
+    """The chapter's prefixes when the corpus has their characters, else the corpus's first words."""
+    if all(ch in vocab.token_to_idx for ch in ''.join(CHAPTER_PREFIXES)):
+        return CHAPTER_PREFIXES
+    words = ''.join(vocab.idx_to_token[i] for i in corpus[:200]).split()
+    return tuple(dict.fromkeys([' '.join(words[:2]), words[0]]))
+
+
+def check_prefixes(prefixes, vocab):
+    """Refuse an empty prefix or one with characters the vocabulary lacks."""
+    for prefix in prefixes:
+        if not prefix:
+            raise ConfigError('prefix', 'a prefix must be a non-empty string')
+        unknown = sorted({ch for ch in prefix if ch not in vocab.token_to_idx})
+        if unknown:
+            raise ConfigError('prefix', f'{prefix!r} has characters outside the vocabulary: {unknown} '
+                                        f'(the vocabulary is {"".join(vocab.idx_to_token[1:])!r})')
+    return tuple(prefixes)
+
+
+def _finite(x):
+    """``x`` for JSON: ``None`` when it is NaN or infinite."""
+    return x if math.isfinite(x) else None
+
+
+@dataclasses.dataclass
+class TrainResult:
+    net: typing.Any
+    vocab: typing.Any
+    devices: list
+    rows: list
+    samples: dict
+    config: TrainConfig
+
+    @property
+    def skipped_steps(self):
+        return sum(row.get('skipped_steps', 0) for row in self.rows)
+
+
+class _Training:
+    """One training process: data, model, optional cluster, and the run directory it writes (or not)."""
+
+    def __init__(self, config, prefixes):
+        self.config = config
+        self.devices = make_devices(config.device)
+        seed_everything(config.seed)
+        corpus, self.vocab = load_corpus(config)
+        self.prefixes = check_prefixes(prefixes or default_prefixes(self.vocab, corpus), self.vocab)
+        self.batches = Batches(corpus, config)
+        self.net = build_model(config.model, len(self.vocab), config.hiddens, self.devices)
+        self.cluster = None
+        if config.kvstore != 'device':
+            from .distributed import Cluster
+            self.cluster = Cluster(config.kvstore)
+            self.trainer = self.cluster.trainer(self.net, config.lr)
+            self.updater = self.trainer.update
+            self.cluster.broadcast(self.net)
+        else:
+            self.updater, self.trainer = make_updater(self.net, config.lr, self.devices)
+
+    @property
+    def writes(self):
+        """Only one process of a job writes the run directory (rank 0)."""
+        return self.cluster is None or self.cluster.is_writer
+
+    def epoch(self, loss):
+        tic, stats = time.perf_counter(), {}
+        config, cluster = self.config, self.cluster
+        if cluster is None:
+            ppl, speed = train_epoch_ch8(self.net, self.batches, loss, self.updater, self.devices,
+                                         config.random_iter, config.clip, stats)
+        else:
+            train_epoch_ch8(self.net, cluster.shard(self.batches), loss, self.updater, self.devices,
+                            config.random_iter, config.clip, stats, cluster.gradient_reducer(self.net),
+                            cluster.num_workers)
+            loss_sum, tokens = cluster.job_totals(stats['loss_sum'], stats['num_tokens'])
+            ppl, speed = perplexity(loss_sum / tokens), tokens / (time.perf_counter() - tic)
+        return dict(perplexity=_finite(ppl), tokens_per_sec=_finite(speed), seconds=time.perf_counter() - tic,
+                    skipped_steps=stats['skipped_steps'])
+
+    def run(self, run, start, rows, on_epoch):
+        """Train epochs ``start + 1 ..``; write ``run`` (``None``: write nothing); return the result."""
+        config, loss = self.config, gluon.loss.SoftmaxCrossEntropyLoss()
+        try:
+            for epoch in range(start + 1, config.epochs + 1):
+                row = dict(epoch=epoch, **self.epoch(loss))
+                rows.append(row)
+                if run is not None:
+                    run.append_metric(row)
+                    if epoch % config.checkpoint_every == 0 or epoch == config.epochs:
+                        run.save_checkpoint(epoch, self.net, self.trainer, {'python_random': _random_state()})
+                if on_epoch is not None:
+                    on_epoch(row, config.epochs)
+        finally:
+            if run is not None and rows:
+                fig = plots.perplexity_figure([r['epoch'] for r in rows], [r['perplexity'] for r in rows],
+                                              title=f'{config.model} RNN')
+                try:
+                    run.write_figure(fig)
+                finally:
+                    plots.close(fig)
+        samples = {p: predict_ch8(p, SAMPLE_LENGTH, self.net, self.vocab, self.devices[0]) for p in self.prefixes}
+        if run is not None:
+            from . import checkpoints
+            checkpoints.save_params(self.net, run.path / checkpoints.PARAMS_FILE)
+            run.write_json(SAMPLES, samples)
+        return TrainResult(self.net, self.vocab, self.devices, rows, samples, config)
+
+
+@use_np
+def train(config, out, on_epoch=None, prefixes=None):
+    """Train a new run per ``config`` into ``out`` (a missing or empty directory).
+
+    ``on_epoch(row, total_epochs)`` is called after each epoch. With a distributed
+    ``config.kvstore`` this process is one worker of a job and only rank 0 writes ``out``.
+    A Ctrl-C keeps the last checkpoint and re-raises ``KeyboardInterrupt``.
+    """
+    if not isinstance(config, TrainConfig):
+        config = TrainConfig.from_dict(dict(config))
+    if config.kvstore == 'device':
+        check_new(out)
+    job = _Training(config, prefixes)
+    if not job.writes:
+        return job.run(None, 0, [], on_epoch)
+    with RunDir.create(out) as run:
+        run.write_bytes(CONFIG, config.to_json().encode())
+        run.write_json(VOCAB, job.vocab.idx_to_token)
+        run.write_metrics([])
+        run.append_history(dict(event='start', epoch=0, config=config.to_dict()))
+        return job.run(run, 0, [], on_epoch)
+
+
+def resumed_config(saved, changes, done):
+    """The config of a resumed run: ``saved`` with ``changes``, only those in ``RESUMABLE``.
+
+    ``done`` is the number of epochs already trained. Raises ``ConfigError`` naming a
+    setting that may not change, or ``epochs`` when there is nothing left to train.
+    """
+    for name, value in changes.items():
+        if name not in RESUMABLE and value != getattr(saved, name):
+            raise ConfigError(name, f'cannot change on resume: the run was trained with {getattr(saved, name)!r}')
+    config = saved.replace(**{k: v for k, v in changes.items() if k in RESUMABLE})
+    if config.epochs <= done:
+        if 'epochs' in changes:
+            raise ConfigError('epochs', f'the run has already trained {done} epochs; give more than {done} '
+                                        f'to train on')
+        raise ConfigError('epochs', f'the run is complete ({done} of {config.epochs} epochs); give more '
+                                    f'epochs to train on')
+    return config
+
+
+@use_np
+def resume(out, changes=None, on_epoch=None, prefixes=None):
+    """Continue the run in ``out`` from its newest intact checkpoint.
+
+    ``changes`` may set the ``RESUMABLE`` settings (e.g. more epochs); the change is
+    written to ``config.json`` and recorded in ``history.jsonl``.
+    """
+    changes = dict(changes or {})
+    with RunDir.open(out) as run:
+        saved = run.read_config()
+        if saved.kvstore != 'device':
+            raise ConfigError('run', f'{str(out)!r} was trained with {saved.kvstore}, which cannot be resumed')
+        resumed_config(saved, {k: v for k, v in changes.items() if k != 'epochs'}, -1)  # refuse early
+        job = _Training(saved, prefixes)
+        if job.vocab.idx_to_token != run.read_vocab().idx_to_token:
+            raise ConfigError('corpus', 'the corpus has changed since the run started (its vocabulary differs)')
+        state = run.load_checkpoint(job.net, job.trainer)
+        start = 0 if state is None else state['epoch']
+        config = resumed_config(saved, changes, start)
+        job.config = config
+        if state is not None:
+            _set_random_state(state['python_random'])
+        rows = run.read_metrics(start)
+        run.write_metrics(rows)
+        if config != saved:
+            run.write_bytes(CONFIG, config.to_json().encode())
+        changed = {k: [getattr(saved, k), getattr(config, k)] for k in RESUMABLE
+                   if getattr(saved, k) != getattr(config, k)}
+        run.append_history(dict(event='resume', epoch=start, changed=changed))
+        return job.run(run, start, rows, on_epoch)
+
+
+def _check_predict_options(num_preds, temperature, seed):
+    if isinstance(num_preds, bool) or not isinstance(num_preds, int) or not 0 <= num_preds <= MAX_PREDS:
+        raise ConfigError('num_preds', f'expected 0 to {MAX_PREDS} characters, got {num_preds!r}')
+    if temperature is not None and not (isinstance(temperature, (int, float)) and 0 < temperature < math.inf):
+        raise ConfigError('temperature', f'expected a positive finite number, got {temperature!r}')
+    if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or not 0 <= seed <= MAX_SEED):
+        raise ConfigError('seed', f'expected an integer from 0 to {MAX_SEED}, got {seed!r}')
+
+
+@use_np
+def load_trained(run_dir, device='cpu'):
+    """``(net, vocab, device, run)`` of a run with its final (or newest checkpointed) parameters."""
+    from . import checkpoints
+    run = RunDir.open(run_dir, lock=False)
+    config, vocab = run.read_config(), run.read_vocab()
+    if len(vocab) > MAX_VOCAB:
+        raise ConfigError('run', f'{str(run.path / VOCAB)!r} is damaged: {len(vocab)} tokens (at most {MAX_VOCAB})')
+    devices = make_devices(device, single=True)
+    net = build_model(config.model, len(vocab), config.hiddens, devices)
+    final = run.path / checkpoints.PARAMS_FILE
+    try:
+        if final.exists():
+            checkpoints.load_params(net, final)
+        elif run.load_checkpoint(net, None) is None:
+            raise ConfigError('run', f'{str(run_dir)!r} has no trained parameters yet')
+    except ConfigError:
+        raise
+    except ValueError as err:
+        raise ConfigError('run', str(err)) from None
+    return net, vocab, devices[0], run
+
+
+@use_np
+def predict(run_dir, prefixes=None, num_preds=SAMPLE_LENGTH, temperature=None, seed=None, device='cpu'):
+    """Continue each prefix (default: the prefixes ``train`` sampled) with the model of ``run_dir``."""
+    _check_predict_options(num_preds, temperature, seed)
+    net, vocab, device, run = load_trained(run_dir, device)
+    if not prefixes:
+        prefixes = CHAPTER_PREFIXES[:1]
+        if (run.path / SAMPLES).exists():
+            try:
+                recorded = list(run.read_json(SAMPLES))
+                prefixes = recorded[:1] or prefixes
+            except (ValueError, TypeError):
+                pass
+    check_prefixes(prefixes, vocab)
+    return [predict_ch8(p, num_preds, net, vocab, device, temperature=temperature, seed=seed) for p in prefixes]
