@@ -1,7 +1,10 @@
 """``gluon-d2l exercises --quick``: every exercise answered with a table of measured numbers and plots."""
 import json
 import math
+import os
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -13,12 +16,23 @@ SECTIONS = ('1. One-hot encoding is an embedding', '2. Hyperparameters and learn
 PNG_MAGIC = b'\x89PNG\r\n\x1a\n'
 
 
+OTHER_BOOK = ('The chapter asks how well the model does on another book by the same author. '
+              'Any UTF-8 text will do for the command line, even with accents: déjà vu. ') * 40
+
+
 @pytest.fixture(scope='module')
 def report(tmp_path_factory, corpus_dir):
+    """One quick run through the command line, with another book for exercise 2."""
     out = tmp_path_factory.mktemp('exercises')
-    lines = []
-    path = exercises.run(out, quick=True, log=lines.append)
-    return out, path.read_text(), json.loads((out / exercises.NUMBERS).read_text()), lines
+    book = out.parent / 'other-book.txt'
+    book.write_text(OTHER_BOOK, encoding='utf-8')
+    done = subprocess.run([sys.executable, '-m', 'gluon_d2l', 'exercises', '--out', str(out), '--quick',
+                           '--corpus', str(book)], capture_output=True, text=True, timeout=600,
+                          env=dict(os.environ, PYTHONWARNINGS='ignore'))
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == str(out / exercises.REPORT)
+    path = out / exercises.REPORT
+    return out, path.read_text(), json.loads((out / exercises.NUMBERS).read_text()), done.stderr.splitlines()
 
 
 def sections(text):
@@ -62,6 +76,7 @@ def test_the_numbers_answer_the_questions(report):
     two = numbers['2']
     assert {r['embedding'] for r in two['rows']} == {None, exercises.QUICK.embedding}
     assert set(two['best']) == {'one-hot', 'embedding'}
+    assert two['other']['path'].endswith('other-book.txt') and set(two['other']['runs']) == {'one-hot', 'embedding'}
     three = {r['setting']: r for r in numbers['3']['rows']}
     assert len(three) == 4 and all(r['text'].startswith(numbers['3']['prefix']) for r in three.values())
     for key, runs in (('4', ('clip theta=1', 'no clipping')), ('5', ('detached (d2l)', 'attached (detach=False)'))):

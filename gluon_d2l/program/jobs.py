@@ -78,6 +78,21 @@ def load_corpus(config):
     return corpus, vocab
 
 
+def check_attached(config, num_tokens, vocab_size, num_devices=1):
+    """Refuse (``ConfigError('detach')``) an attached state whose epoch graph would not fit.
+
+    The graph of the last minibatch spans the whole epoch (:func:`~gluon_d2l.training.attached_graph_bytes`;
+    the limit is :data:`~gluon_d2l.training.ATTACHED_GRAPH_LIMIT`).
+    """
+    from ..training import check_attached_graph
+    minibatches = (num_tokens - 1) // config.batch_size // config.num_steps
+    try:
+        check_attached_graph(minibatches, config.batch_size // num_devices, config.num_steps, config.hiddens,
+                             vocab_size)
+    except ValueError as err:
+        raise ConfigError('detach', str(err)) from None
+
+
 class Batches:
     """The minibatches of a loaded corpus (sequential or random), re-drawn on each iteration."""
 
@@ -138,7 +153,10 @@ class _Training:
         corpus, self.vocab = load_corpus(config)
         self.prefixes = check_prefixes(prefixes or default_prefixes(self.vocab, corpus), self.vocab)
         self.batches = Batches(corpus, config)
-        self.net = build_model(config.model, len(self.vocab), config.hiddens, self.devices)
+        if not config.detach:
+            check_attached(config, len(corpus), len(self.vocab), len(self.devices))
+        self.net = build_model(config.model, len(self.vocab), config.hiddens, self.devices,
+                               embedding=config.embedding, activation=config.activation)
         self.cluster = None
         if config.kvstore != 'device':
             from .distributed import Cluster
@@ -159,11 +177,11 @@ class _Training:
         config, cluster = self.config, self.cluster
         if cluster is None:
             ppl, speed = train_epoch_ch8(self.net, self.batches, loss, self.updater, self.devices,
-                                         config.random_iter, config.clip, stats)
+                                         config.random_iter, config.clip, stats, detach=config.detach)
         else:
             train_epoch_ch8(self.net, cluster.shard(self.batches), loss, self.updater, self.devices,
                             config.random_iter, config.clip, stats, cluster.gradient_reducer(self.net),
-                            cluster.num_workers)
+                            cluster.num_workers, detach=config.detach)
             loss_sum, tokens = cluster.job_totals(stats['loss_sum'], stats['num_tokens'])
             ppl, speed = perplexity(loss_sum / tokens), tokens / (time.perf_counter() - tic)
         return dict(perplexity=_finite(ppl), tokens_per_sec=_finite(speed), seconds=time.perf_counter() - tic,
@@ -290,7 +308,8 @@ def load_trained(run_dir, device='cpu'):
     if len(vocab) > MAX_VOCAB:
         raise ConfigError('run', f'{str(run.path / VOCAB)!r} is damaged: {len(vocab)} tokens (at most {MAX_VOCAB})')
     devices = make_devices(device, single=True)
-    net = build_model(config.model, len(vocab), config.hiddens, devices)
+    net = build_model(config.model, len(vocab), config.hiddens, devices, embedding=config.embedding,
+                      activation=config.activation)
     final = run.path / checkpoints.PARAMS_FILE
     try:
         if final.exists():
