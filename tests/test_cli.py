@@ -207,6 +207,12 @@ def _tampered_states(box, run):
     return paths
 
 
+def _no_checkpoints(box, run):
+    paths = _a_run(box, run)
+    shutil.rmtree(box / 'run' / 'checkpoints')
+    return paths
+
+
 def _params_bomb(box, run):
     import zipfile
     paths = _a_run(box, run)
@@ -299,6 +305,7 @@ ERRORS = [
     (['train', '--resume', '{run}', '--epochs', '5'], '--resume', _tampered('vocab.json', '{"a": 1}')),
     (['train', '--resume', '{run}', '--epochs', '5'], '--resume', _damage_every_checkpoint),
     (['train', '--resume', '{run}', '--epochs', '5'], '--resume', _tampered_states),
+    (['train', '--resume', '{run}', '--epochs', '5'], '--resume', _no_checkpoints),
     (['predict', '--run', '{box}', '--prefix', 'x'], '--run', _nothing),
     (['predict', '--run', '{run}', '--prefix', 'Time!'], '--prefix', _a_run),
     (['predict', '--run', '{run}', '--num-preds', '-1'], '--num-preds', _a_run),
