@@ -160,7 +160,7 @@ def train_epoch_ch8(net, train_iter, loss, updater, device, use_random_iter, the
     finite are skipped (no update); a ``stats`` dict, if given, receives
     ``skipped_steps``, ``num_tokens``, ``loss_sum``, ``max_grad_norm`` (before
     clipping) and ``clipped_steps``. For training across processes
-    (:mod:`gluon_d2l.distributed`) each process holds ``1/num_workers`` of every
+    (:mod:`gluon_d2l.program.distributed`) each process holds ``1/num_workers`` of every
     global minibatch and ``reduce_gradients()`` sums the gradients of all workers
     before clipping.
 

@@ -1,6 +1,7 @@
 """The gluon-d2l command line: artefacts, predict, resume, any corpus, and every bad input as one line."""
 import json
 import os
+import pathlib
 import shlex
 import shutil
 import signal
@@ -206,6 +207,12 @@ def _tampered_states(box, run):
     return paths
 
 
+def _no_checkpoints(box, run):
+    paths = _a_run(box, run)
+    shutil.rmtree(box / 'run' / 'checkpoints')
+    return paths
+
+
 def _params_bomb(box, run):
     import zipfile
     paths = _a_run(box, run)
@@ -315,6 +322,7 @@ ERRORS = [
     (['train', '--resume', '{run}', '--epochs', '5'], '--resume', _tampered('vocab.json', '{"a": 1}')),
     (['train', '--resume', '{run}', '--epochs', '5'], '--resume', _damage_every_checkpoint),
     (['train', '--resume', '{run}', '--epochs', '5'], '--resume', _tampered_states),
+    (['train', '--resume', '{run}', '--epochs', '5'], '--resume', _no_checkpoints),
     (['predict', '--run', '{box}', '--prefix', 'x'], '--run', _nothing),
     (['predict', '--run', '{run}', '--prefix', 'Time!'], '--prefix', _a_run),
     (['predict', '--run', '{run}', '--num-preds', '-1'], '--num-preds', _a_run),
@@ -334,17 +342,12 @@ ERRORS = [
 ]
 
 
-def case_id(i, argv):
-    return f'{i:02d} ' + ' '.join(argv[len(TRAIN):] if argv[:len(TRAIN)] == TRAIN else argv)
-
-
-@pytest.mark.parametrize('argv, option, setup', ERRORS, ids=[case_id(i, a) for i, (a, _, _) in enumerate(ERRORS)])
-def test_bad_input_is_one_line_naming_the_option_and_changes_nothing(argv, option, setup, short_run, tmp_path,
-                                                                     monkeypatch, capsys):
-    box = tmp_path / 'box'
+def check_error_path(argv, option, setup, run, box, monkeypatch, capsys):
+    """Run one error case in the sandbox ``box``; fail unless it is exit 2 with one line naming ``option``,
+    nothing in ``box`` changed (but the run's own marker) and no child process is left."""
     box.mkdir()
     monkeypatch.chdir(box)
-    paths = setup(box, short_run[0])
+    paths = setup(box, run)
     if 'env' in paths:
         monkeypatch.setenv('GLUON_D2L_DATA', str(paths['env']))
         monkeypatch.setenv('XDG_CACHE_HOME', str(box / 'cache'))
@@ -363,11 +366,38 @@ def test_bad_input_is_one_line_naming_the_option_and_changes_nothing(argv, optio
     assert err.split(': ')[2].startswith(option), err
     assert 'Traceback' not in err
     after = snapshot(box)
-    run = str(box / 'run')
-    marker = os.path.join(run, '.gluon-d2l-run')
+    marker = os.path.join(str(box / 'run'), '.gluon-d2l-run')
     changed = sorted(p for p in set(before) | set(after) if before.get(p) != after.get(p) and p != marker)
     assert not changed, f'touched: {changed}'
     assert not child_processes(), 'a child process is left running'
+
+
+def case_id(i, argv):
+    return f'{i:02d} ' + ' '.join(argv[len(TRAIN):] if argv[:len(TRAIN)] == TRAIN else argv)
+
+
+@pytest.mark.parametrize('argv, option, setup', ERRORS, ids=[case_id(i, a) for i, (a, _, _) in enumerate(ERRORS)])
+def test_bad_input_is_one_line_naming_the_option_and_changes_nothing(argv, option, setup, short_run, tmp_path,
+                                                                     monkeypatch, capsys):
+    check_error_path(argv, option, setup, short_run[0], tmp_path / 'box', monkeypatch, capsys)
+
+
+def test_the_error_path_check_catches_a_wrong_option_and_a_touched_user_directory(short_run, tmp_path, monkeypatch,
+                                                                                  capsys):
+    """Meta-test: planted bugs that the table's check must catch."""
+    from gluon_d2l.program import jobs, rundir
+    with monkeypatch.context() as planted:
+        planted.setattr(cli, '_option', lambda err, args: '--run')  # every error blames --run
+        with pytest.raises(AssertionError, match='--run'):
+            check_error_path(TRAIN + ['--hiddens', '0', '--out', '{box}/r'], '--hiddens', _nothing, short_run[0],
+                             tmp_path / 'a', planted, capsys)
+    with monkeypatch.context() as planted:
+        for module in (rundir, jobs):  # no look before creating the run, and a create that checks nothing
+            planted.setattr(module, 'check_new', lambda path: None)
+        planted.setattr(rundir.RunDir, 'create', classmethod(lambda cls, path: cls(pathlib.Path(path))))
+        with pytest.raises(AssertionError, match='touched|assert 0 == 2'):
+            check_error_path(TRAIN + ['--out', '{mine}'], '--out', _user_dir, short_run[0], tmp_path / 'b', planted,
+                             capsys)
 
 
 def test_help_explains_every_train_option(capsys):

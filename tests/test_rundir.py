@@ -229,3 +229,13 @@ def test_the_corpus_is_read_once_whatever_max_tokens_says(tmp_path, monkeypatch)
     monkeypatch.setattr(data, '_clean_batches', lambda *a, **k: calls.append(a) or original(*a, **k))
     ids, vocab = jobs.load_corpus(TrainConfig(corpus=str(corpus), max_tokens=2000, batch_size=4, num_steps=5))
     assert len(calls) == 1 and len(ids) == 2000 and len(vocab) == 28
+
+
+def test_a_create_that_loses_a_race_leaves_no_marker_behind(tmp_path, monkeypatch):
+    mine = tmp_path / 'mine'
+    mine.mkdir()
+    (mine / 'notes.txt').write_text('mine')
+    monkeypatch.setattr(rundir, 'check_new', lambda path: None)  # as if the files appeared after the look
+    with pytest.raises(RunExistsError):
+        RunDir.create(mine)
+    assert sorted(p.name for p in mine.iterdir()) == ['notes.txt']

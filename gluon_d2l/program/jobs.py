@@ -27,6 +27,7 @@ from ..devices import parse_devices
 from ..models import build_model
 from ..training import make_updater, perplexity, predict_ch8, train_epoch_ch8
 from . import plots
+from .checkpoints import PARAMS_FILE
 from .config import MAX_SEED, RESUMABLE, ConfigError, TrainConfig
 from .rundir import CONFIG, HISTORY, VOCAB, RunDir, check_new  # noqa: F401  (names of the run's files)
 
@@ -275,6 +276,9 @@ def resume(out, changes=None, on_epoch=None, prefixes=None):
         if job.vocab.idx_to_token != run.read_vocab().idx_to_token:
             raise ConfigError('corpus', 'the corpus has changed since the run started (its vocabulary differs)')
         state = run.load_checkpoint(job.net, job.trainer)
+        if state is None and ((run.path / PARAMS_FILE).exists() or run.read_metrics(math.inf)):
+            raise ConfigError('run', f'{str(out)!r} has trained epochs but no checkpoint to resume from; '
+                                     'refusing to train over it')
         start = 0 if state is None else state['epoch']
         config = resumed_config(saved, changes, start)
         job.config = config

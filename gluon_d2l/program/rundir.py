@@ -125,6 +125,7 @@ class RunDir:
             path.mkdir(parents=True, exist_ok=True)
         except OSError as err:
             raise RunDirError(f'cannot create {str(path)!r}: {_os_message(err)}') from None
+        had_marker = _lstat(path / MARKER) is not None
         run = cls(path, cls._lock(path, create=True))
         try:
             others = [e for e in os.listdir(path) if e != MARKER]
@@ -133,6 +134,11 @@ class RunDir:
             run._write_marker()
         except BaseException:
             run.close()
+            if not had_marker and not _is_marked(path):  # leave nothing behind in a directory that is not ours
+                try:
+                    os.unlink(path / MARKER)
+                except OSError:
+                    pass
             raise
         return run
 

@@ -17,13 +17,14 @@ import sys
 import tempfile
 import time
 
-import mxnet as mx
 import numpy as onp
-from mxnet import autograd, gluon
 
-from gluon_d2l.data import load_data_time_machine
+from gluon_d2l.data import load_data_time_machine  # first: gluon_d2l makes MXNet importable on new NumPy
 from gluon_d2l.models import build_model
 from gluon_d2l.training import make_updater, train_epoch_ch8
+
+import mxnet as mx
+from mxnet import autograd, gluon
 
 from . import peers as bench_peers
 
