@@ -190,13 +190,13 @@ def _given(args, names):
 
 
 class Progress:
-    """A tqdm bar on a terminal, otherwise a plain line every ``every`` epochs."""
+    """A tqdm bar on a terminal, otherwise a plain line every ``config.log_every`` epochs."""
 
-    def __init__(self, every):
-        self.every, self.bar = every, None
+    def __init__(self):
+        self.bar = None
 
-    def __call__(self, row, total):
-        ppl, speed = row['perplexity'], row['tokens_per_sec']
+    def __call__(self, row, config):
+        ppl, speed, total = row['perplexity'], row['tokens_per_sec'], config.epochs
         skipped = f', {row["skipped_steps"]} steps skipped (non-finite gradient)' if row['skipped_steps'] else ''
         if sys.stderr.isatty():
             if self.bar is None:
@@ -204,7 +204,7 @@ class Progress:
                 self.bar = tqdm(total=total, initial=row['epoch'] - 1, unit='epoch', file=sys.stderr)
             self.bar.set_postfix_str(f'perplexity {_fmt(ppl, 2)}, {_fmt(speed, 0)} tokens/s{skipped}')
             self.bar.update(1)
-        elif row['epoch'] % self.every == 0 or row['epoch'] == total or skipped:
+        elif row['epoch'] % config.log_every == 0 or row['epoch'] == total or skipped:
             print(f'epoch {row["epoch"]}/{total}: perplexity {_fmt(ppl, 2)}, {_fmt(speed, 0)} tokens/sec{skipped}',
                   file=sys.stderr, flush=True)
 
@@ -231,7 +231,7 @@ def _train(args):
     if given.get('kvstore', 'device') != 'device' and 'DMLC_ROLE' not in os.environ:
         raise ConfigError('kvstore', f"{given['kvstore']} trains as one worker of a job: start the job with "
                                      f"gluon-d2l launch -n WORKERS -- train --kvstore {given['kvstore']} ...")
-    progress = Progress(given.get('log_every', TrainConfig.log_every))
+    progress = Progress()
     try:
         if args.resume is not None:
             result = jobs.resume(out, given, on_epoch=progress, prefixes=args.prefix)

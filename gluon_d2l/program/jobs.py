@@ -7,7 +7,7 @@ end), ``perplexity.png``, ``params.npz`` and ``checkpoints/``.
 
 Jobs know no command-line flags: bad input is a :class:`ConfigError` whose ``subject``
 names the setting (a ``TrainConfig`` field, ``run``, ``prefix``, ``num_preds``, ...,
-or the ``GLUON_D2L_DATA`` variable). Progress is reported through ``on_epoch(row)``.
+or the ``GLUON_D2L_DATA`` variable). Progress is reported through ``on_epoch(row, config)``.
 The jobs run in MXNet's NumPy mode (``mxnet.util.use_np``) whatever the caller's mode.
 """
 import dataclasses
@@ -200,7 +200,7 @@ class _Training:
                     if epoch % config.checkpoint_every == 0 or epoch == config.epochs:
                         run.save_checkpoint(epoch, self.net, self.trainer, {'python_random': _random_state()})
                 if on_epoch is not None:
-                    on_epoch(row, config.epochs)
+                    on_epoch(row, config)
         finally:
             if run is not None and rows:
                 fig = plots.perplexity_figure([r['epoch'] for r in rows], [r['perplexity'] for r in rows],
@@ -221,7 +221,7 @@ class _Training:
 def train(config, out, on_epoch=None, prefixes=None):
     """Train a new run per ``config`` into ``out`` (a missing or empty directory).
 
-    ``on_epoch(row, total_epochs)`` is called after each epoch. With a distributed
+    ``on_epoch(row, config)`` is called after each epoch (``row`` as written to ``metrics.jsonl``). With a distributed
     ``config.kvstore`` this process is one worker of a job and only rank 0 writes ``out``.
     A Ctrl-C keeps the last checkpoint and re-raises ``KeyboardInterrupt``.
     """
