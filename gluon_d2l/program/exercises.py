@@ -630,7 +630,7 @@ def render(results, s, out, quick):
             f'characters, batch {s.batch_size} x {s.num_steps} steps, sequential partitioning, seed 0.'
             + (' Quick settings: tiny models and a few epochs, so the numbers only sketch the answers.'
                if quick else '')
-            + (f' Exercise 5 was then run again alone ({results["exercise_5_rerun"]}).'
+            + (f' Exercise 5 was then run again alone, {results["exercise_5_rerun"]}.'
                if results.get('exercise_5_rerun') else '')]
     sections = [_section_1(results['1'], s, out), _section_2(results['2'], s, out), _section_3(results['3'], s, out),
                 _section_4(results['4'], s, out), _section_5(results['5'], s, out), _section_6(results['6'], s, out)]
