@@ -1,15 +1,36 @@
 """Character-level RNN language models: from scratch, hybridized, and concise."""
+import numpy as onp
 from mxnet import init, np, npx
 from mxnet.gluon import nn
 from mxnet.util import use_np
 
 from .checks import check_positive_int, check_state
 
+#: the hidden-state nonlinearities of the scratch and hybrid models (``npx.rnn`` has these two)
+ACTIVATIONS = ('tanh', 'relu')
+
+
+def check_activation(activation):
+    """Return ``activation`` if it is one of :data:`ACTIVATIONS`, else raise ``ValueError``."""
+    if activation not in ACTIVATIONS:
+        raise ValueError(f'activation must be one of {", ".join(ACTIVATIONS)}, got {activation!r}')
+    return activation
+
+
+def check_embedding(embedding):
+    """Return ``None`` (one-hot input) or the embedding size as a positive int."""
+    return None if embedding is None else check_positive_int('embedding', embedding)
+
 
 @use_np
-def get_params(vocab_size, num_hiddens, device):
-    """Create the scratch RNN's parameters ``[W_xh, W_hh, b_h, W_hq, b_q]`` on ``device``."""
-    num_inputs = num_outputs = check_positive_int('vocab_size', vocab_size)
+def get_params(vocab_size, num_hiddens, device, num_inputs=None):
+    """Create the scratch RNN's parameters ``[W_xh, W_hh, b_h, W_hq, b_q]`` on ``device``.
+
+    ``W_xh`` has ``num_inputs`` rows: ``vocab_size`` (one-hot input, the default) or the
+    embedding size when the model looks its inputs up in a learned embedding.
+    """
+    num_outputs = check_positive_int('vocab_size', vocab_size)
+    num_inputs = num_outputs if num_inputs is None else check_positive_int('num_inputs', num_inputs)
     check_positive_int('num_hiddens', num_hiddens)
 
     def normal(shape):
@@ -30,17 +51,24 @@ def init_rnn_state(batch_size, num_hiddens, device):
 
 
 @use_np
-def rnn(inputs, state, params):
-    """Run the tanh RNN over one-hot ``inputs`` of shape ``(num_steps, batch, vocab)``.
+def rnn(inputs, state, params, activation='tanh'):
+    """Run the RNN over ``inputs`` of shape ``(num_steps, batch, num_inputs)`` (one-hot rows or
+    embeddings), ``H_t = activation(X_t W_xh + H_{t-1} W_hh + b_h)``.
 
-    Returns the outputs of every step stacked to ``(num_steps * batch, vocab)``
-    and the final state.
+    ``inputs`` may also be integer token ids of shape ``(num_steps, batch)``: then
+    ``one_hot(X_t) W_xh`` is computed as the row lookup ``W_xh[X_t]``, the same numbers
+    and the same gradient (the chapter's exercise 1). Returns the outputs of every step
+    stacked to ``(num_steps * batch, vocab)`` and the final state.
     """
     W_xh, W_hh, b_h, W_hq, b_q = params
+    act = np.tanh if check_activation(activation) == 'tanh' else npx.relu
     H, = state
+    lookup = onp.dtype(inputs.dtype).kind in 'iu'
     outputs = []
-    for X in inputs:
-        H = np.tanh(np.dot(X, W_xh) + np.dot(H, W_hh) + b_h)
+    for t in range(inputs.shape[0]):
+        X = inputs[t]
+        XW = np.take(W_xh, X, axis=0) if lookup else np.dot(X, W_xh)
+        H = act(XW + np.dot(H, W_hh) + b_h)
         outputs.append(np.dot(H, W_hq) + b_q)
     return np.concatenate(outputs, axis=0), (H,)
 
@@ -57,19 +85,47 @@ def check_token_batch(X, vocab_size):
 
 @use_np
 class RNNModelScratch:
-    """An RNN model built from plain functions and a list of arrays (no Gluon Block)."""
+    """An RNN model built from plain functions and a list of arrays (no Gluon Block).
 
-    def __init__(self, vocab_size, num_hiddens, device, get_params, init_state, forward_fn):
+    ``embedding=DIM`` replaces the one-hot input by a learned embedding: a ``(vocab, DIM)``
+    matrix appended to ``params`` (initialised like the others), whose rows are looked up
+    and fed to ``forward_fn``; ``get_params`` is then called with ``num_inputs=DIM``.
+    ``activation`` (``'tanh'`` or ``'relu'``), when given, is passed on to ``forward_fn``
+    (:func:`rnn` defaults to tanh, as the chapter).
+    """
+
+    def __init__(self, vocab_size, num_hiddens, device, get_params, init_state, forward_fn,
+                 embedding=None, activation=None):
         self.vocab_size = check_positive_int('vocab_size', vocab_size)
         self.num_hiddens = check_positive_int('num_hiddens', num_hiddens)
-        self.params = get_params(vocab_size, num_hiddens, device)
+        self.embedding = check_embedding(embedding)
+        self.activation = None if activation is None else check_activation(activation)
+        if self.embedding is None:
+            self.params = get_params(vocab_size, num_hiddens, device)
+        else:
+            self.params = list(get_params(vocab_size, num_hiddens, device, num_inputs=self.embedding))
+            E = np.random.normal(scale=0.01, size=(vocab_size, self.embedding), ctx=device)
+            E = E.astype(self.params[0].dtype, copy=False)
+            E.attach_grad()
+            self.params.append(E)
         self.init_state, self.forward_fn = init_state, forward_fn
+
+    @property
+    def param_names(self):
+        """Names of ``params`` in order (those of :class:`HybridRNNScratch`)."""
+        return HybridRNNScratch.param_names + (('embedding0_weight',) if self.embedding else ())
 
     def __call__(self, X, state):
         check_token_batch(X, self.vocab_size)
         check_state('state', state, X.shape[0], self.num_hiddens)
-        X = npx.one_hot(X.T, self.vocab_size, dtype=self.params[0].dtype)
-        return self.forward_fn(X, state, self.params)
+        params = self.params
+        if self.embedding is None:
+            X = npx.one_hot(X.T, self.vocab_size, dtype=params[0].dtype)
+        else:
+            X, params = np.take(params[-1], X.T, axis=0), params[:-1]
+        if self.activation is None:
+            return self.forward_fn(X, state, params)
+        return self.forward_fn(X, state, params, activation=self.activation)
 
     def begin_state(self, batch_size, ctx):
         """Return the initial state for ``batch_size`` sequences on ``ctx``."""
@@ -78,30 +134,57 @@ class RNNModelScratch:
 
 
 @use_np
+class LookupRNNScratch(RNNModelScratch):
+    """:class:`RNNModelScratch` fed token ids instead of one-hot rows (the chapter's exercise 1).
+
+    Same parameters, same ``forward_fn``: :func:`rnn` computes ``one_hot(X_t) W_xh`` as the
+    row lookup ``W_xh[X_t]``, i.e. the one-hot model *is* a model with a learned embedding
+    ``W_xh``. Trained from the same weights it follows the same trajectory to rounding.
+    """
+
+    def __call__(self, X, state):
+        if self.embedding is not None:
+            raise ValueError('LookupRNNScratch is the one-hot model: embedding must be None')
+        check_token_batch(X, self.vocab_size)
+        check_state('state', state, X.shape[0], self.num_hiddens)
+        if self.activation is None:
+            return self.forward_fn(X.T, state, self.params)
+        return self.forward_fn(X.T, state, self.params, activation=self.activation)
+
+
+@use_np
 class HybridRNNScratch(nn.HybridBlock):
     """The scratch RNN as a HybridBlock: same parameters, same math, one graph per call.
 
     The parameters are those of :func:`get_params` (``W_xh, W_hh, b_h, W_hq, b_q``,
     same shapes and layout). The whole recurrence runs as one fused
-    ``npx.rnn`` call in ``rnn_tanh`` mode, fed the transposed weights and a zero
-    second bias, so it computes ``H_t = tanh(X_t W_xh + H_{t-1} W_hh + b_h)``
+    ``npx.rnn`` call in ``rnn_tanh`` (or ``rnn_relu``) mode, fed the transposed weights and
+    a zero second bias, so it computes ``H_t = tanh(X_t W_xh + H_{t-1} W_hh + b_h)``
     like :func:`rnn`; the output layer is one matrix product over all steps.
+    ``embedding=DIM`` looks the inputs up in an ``nn.Embedding(vocab, DIM)`` (its weight
+    comes after the five above in ``collect_params()``) instead of one-hot encoding them.
     For float64, ``cast('float64')`` after ``initialize()``: MXNet's ``Normal``
-    initializer fails on float64 parameters in NumPy mode.
+    initializer fails on float64 parameters in NumPy mode. MXNet's CPU ``rnn_relu``
+    kernel rounds pre-activations to float32, so a float64 ReLU model is float32-exact only.
     """
 
     param_names = ('W_xh', 'W_hh', 'b_h', 'W_hq', 'b_q')
 
-    def __init__(self, vocab_size, num_hiddens, **kwargs):
+    def __init__(self, vocab_size, num_hiddens, embedding=None, activation='tanh', **kwargs):
         super().__init__(**kwargs)
         self.vocab_size = check_positive_int('vocab_size', vocab_size)
         self.num_hiddens = check_positive_int('num_hiddens', num_hiddens)
-        shapes = [(vocab_size, num_hiddens), (num_hiddens, num_hiddens), (num_hiddens,),
+        self.embedding = check_embedding(embedding)
+        self.activation = check_activation(activation)
+        num_inputs = vocab_size if self.embedding is None else self.embedding
+        shapes = [(num_inputs, num_hiddens), (num_hiddens, num_hiddens), (num_hiddens,),
                   (num_hiddens, vocab_size), (vocab_size,)]
         with self.name_scope():
             for name, shape in zip(self.param_names, shapes):
                 initializer = init.Zero() if name.startswith('b') else init.Normal(0.01)
                 setattr(self, name, self.params.get(name, shape=shape, init=initializer))
+            if self.embedding is not None:
+                self.embed = nn.Embedding(vocab_size, self.embedding, weight_initializer=init.Normal(0.01))
 
     def forward(self, X, state):
         check_token_batch(X, self.vocab_size)
@@ -110,11 +193,14 @@ class HybridRNNScratch(nn.HybridBlock):
         return Y, (H,)
 
     def hybrid_forward(self, F, X, H, W_xh, W_hh, b_h, W_hq, b_q):
-        inputs = F.npx.one_hot(F.np.transpose(X), self.vocab_size, dtype=self.W_hh.dtype)
+        if self.embedding is None:
+            inputs = F.npx.one_hot(F.np.transpose(X), self.vocab_size, dtype=self.W_hh.dtype)
+        else:
+            inputs = self.embed(F.np.transpose(X))
         fused = F.np.concatenate([F.np.transpose(W_xh).reshape(-1), F.np.transpose(W_hh).reshape(-1),
                                   b_h, F.np.zeros_like(b_h)])
         hiddens, H = F.npx.rnn(inputs, fused, F.np.expand_dims(H, 0), state_size=self.num_hiddens,
-                               num_layers=1, mode='rnn_tanh', state_outputs=True)
+                               num_layers=1, mode=f'rnn_{self.activation}', state_outputs=True)
         Y = F.np.dot(hiddens.reshape((-1, self.num_hiddens)), W_hq) + b_q
         return Y, F.np.squeeze(H, axis=0)
 
@@ -125,22 +211,37 @@ class HybridRNNScratch(nn.HybridBlock):
 
 @use_np
 class RNNModel(nn.HybridBlock):
-    """The concise model: a ``gluon.rnn`` layer followed by a Dense output layer."""
+    """The concise model: a ``gluon.rnn`` layer followed by a Dense output layer.
 
-    def __init__(self, rnn_layer, vocab_size, **kwargs):
+    ``embedding=DIM`` feeds the layer from an ``nn.Embedding(vocab, DIM)`` (registered last,
+    so its weight comes last in ``collect_params()``) instead of one-hot rows; the layer's
+    ``input_size`` must then be ``DIM``.
+    """
+
+    def __init__(self, rnn_layer, vocab_size, embedding=None, **kwargs):
         super().__init__(**kwargs)
         self.vocab_size = check_positive_int('vocab_size', vocab_size)
+        self.embedding = check_embedding(embedding)
         self.num_hiddens = rnn_layer._hidden_size * (2 if rnn_layer._dir == 2 else 1)
+        num_inputs = vocab_size if self.embedding is None else self.embedding
+        if rnn_layer._input_size not in (0, num_inputs):
+            raise ValueError(f'rnn_layer has input_size {rnn_layer._input_size}; the model feeds it '
+                             f'{num_inputs} ({"embedding" if self.embedding else "vocab_size"})')
         with self.name_scope():
             self.rnn = rnn_layer
             self.dense = nn.Dense(vocab_size, in_units=self.num_hiddens, flatten=False)
+            if self.embedding is not None:
+                self.embed = nn.Embedding(vocab_size, self.embedding)
 
     def forward(self, inputs, state):
         check_token_batch(inputs, self.vocab_size)
         return super().forward(inputs, state)
 
     def hybrid_forward(self, F, inputs, state):
-        X = F.npx.one_hot(F.np.transpose(inputs), self.vocab_size, dtype=self.dense.weight.dtype)
+        if self.embedding is None:
+            X = F.npx.one_hot(F.np.transpose(inputs), self.vocab_size, dtype=self.dense.weight.dtype)
+        else:
+            X = self.embed(F.np.transpose(inputs))
         Y, state = self.rnn(X, state)
         return self.dense(Y.reshape((-1, self.num_hiddens))), state
 
@@ -152,25 +253,36 @@ class RNNModel(nn.HybridBlock):
 MODEL_KINDS = ('scratch', 'hybrid', 'concise')
 
 
+#: the activation each model kind uses when none is given (the chapters' choices)
+DEFAULT_ACTIVATION = {'scratch': 'tanh', 'hybrid': 'tanh', 'concise': 'relu'}
+
+
 @use_np
-def build_model(kind, vocab_size, num_hiddens, devices):
+def build_model(kind, vocab_size, num_hiddens, devices, embedding=None, activation=None):
     """Build and initialise a model of ``kind`` (see ``MODEL_KINDS``) on ``devices``.
 
     ``scratch`` is :class:`RNNModelScratch` (one device only); ``hybrid`` is
     :class:`HybridRNNScratch` and ``concise`` is :class:`RNNModel` over
     ``gluon.rnn.RNN`` (ReLU, as in d2l), both hybridized with static memory.
+    ``embedding=DIM`` replaces the one-hot input by a learned embedding;
+    ``activation`` (``'tanh'`` or ``'relu'``, default :data:`DEFAULT_ACTIVATION`) is the
+    hidden nonlinearity.
     """
+    if kind not in MODEL_KINDS:
+        raise ValueError(f'model must be one of {", ".join(MODEL_KINDS)}, got {kind!r}')
+    activation = check_activation(DEFAULT_ACTIVATION[kind] if activation is None else activation)
+    embedding = check_embedding(embedding)
     if kind == 'scratch':
         if len(devices) != 1:
             raise ValueError('model scratch trains on one device; use hybrid or concise for several')
-        return RNNModelScratch(vocab_size, num_hiddens, devices[0], get_params, init_rnn_state, rnn)
+        return RNNModelScratch(vocab_size, num_hiddens, devices[0], get_params, init_rnn_state, rnn,
+                               embedding=embedding, activation=activation)
     if kind == 'hybrid':
-        net = HybridRNNScratch(vocab_size, num_hiddens)
-    elif kind == 'concise':
-        from mxnet.gluon import rnn as gluon_rnn
-        net = RNNModel(gluon_rnn.RNN(num_hiddens, input_size=vocab_size), vocab_size)
+        net = HybridRNNScratch(vocab_size, num_hiddens, embedding=embedding, activation=activation)
     else:
-        raise ValueError(f'model must be one of {", ".join(MODEL_KINDS)}, got {kind!r}')
+        from mxnet.gluon import rnn as gluon_rnn
+        layer = gluon_rnn.RNN(num_hiddens, activation=activation, input_size=embedding or vocab_size)
+        net = RNNModel(layer, vocab_size, embedding=embedding)
     net.initialize(init.Normal(0.01), ctx=devices)
     net.hybridize(static_alloc=True, static_shape=True)
     return net

@@ -23,6 +23,23 @@ def _gradient_copies(net):
     return [[p.grad] for p in net.params]
 
 
+def _global_norm(copies):
+    """The L2 norm of all gradients (per-context copies summed first), as a 0-d array."""
+    home = copies[0][0].ctx
+    reduced = [grads[0] if len(grads) == 1 else sum(g.as_in_ctx(home) for g in grads) for grads in copies]
+    flat = np.concatenate([g.reshape(-1) for g in reduced])
+    return np.sqrt(np.dot(flat, flat))
+
+
+@use_np
+def gradient_norm(net):
+    """The global L2 norm of ``net``'s gradients (what :func:`grad_clipping` measures), unchanged."""
+    copies = _gradient_copies(net)
+    if not copies:
+        raise ValueError('gradient_norm: net has no trainable parameters')
+    return float(_global_norm(copies).item())
+
+
 @use_np
 def grad_clipping(net, theta):
     """Rescale all gradients so that their *global* L2 norm is at most ``theta``.
@@ -44,10 +61,7 @@ def grad_clipping(net, theta):
     copies = _gradient_copies(net)
     if not copies:
         raise ValueError('grad_clipping: net has no trainable parameters')
-    home = copies[0][0].ctx
-    reduced = [grads[0] if len(grads) == 1 else sum(g.as_in_ctx(home) for g in grads) for grads in copies]
-    flat = np.concatenate([g.reshape(-1) for g in reduced])
-    norm = np.sqrt(np.dot(flat, flat))
+    norm = _global_norm(copies)
     scale = theta / np.maximum(norm, theta)
     for grads in copies:
         for g in grads:
@@ -94,9 +108,53 @@ def _split(X, devices):
     return [part.as_in_ctx(d) for part, d in zip(np.split(X, len(devices), axis=0), devices)]
 
 
+#: the largest autograd graph ``detach=False`` may build, in bytes (see :func:`attached_graph_bytes`)
+ATTACHED_GRAPH_LIMIT = 2 * 2 ** 30
+#: bytes the graph keeps per time step and sequence, per hidden unit and per vocabulary entry
+#: (float32). The attached graph of an epoch of 8 minibatches x 35 steps x batch 32 (vocabulary 28),
+#: measured as the extra peak RSS of an attached epoch over a detached one, each in a fresh process
+#: (tests/benchmarks/test_attached_memory.py): 198 MiB for the hybrid and concise models with 512
+#: hiddens, 85 MiB for scratch; 36, 37 and 21 MiB with 128. That is at most 43 bytes per hidden
+#: unit; the estimate rounds up to 64 (hidden states, pre-activations, their gradients, one-hot
+#: inputs, logits and softmax): 295 MiB and 85 MiB for those settings.
+GRAPH_BYTES_PER_HIDDEN, GRAPH_BYTES_PER_TOKEN = 64, 64
+
+
+def attached_graph_bytes(num_minibatches, batch_size, num_steps, num_hiddens, vocab_size, itemsize=4):
+    """Estimate the memory of the graph that ``detach=False`` holds at the last minibatch.
+
+    The graph then spans every time step of the epoch, ``num_minibatches * num_steps``
+    steps of ``batch_size`` sequences, each holding ``O(num_hiddens + vocab_size)`` values.
+    """
+    per_step = batch_size * (GRAPH_BYTES_PER_HIDDEN * num_hiddens + GRAPH_BYTES_PER_TOKEN * vocab_size)
+    return int(num_minibatches * num_steps * per_step * itemsize / 4)
+
+
+def check_attached_graph(num_minibatches, batch_size, num_steps, num_hiddens, vocab_size, itemsize=4,
+                         limit=None):
+    """Raise ``ValueError`` naming ``detach`` if the ``detach=False`` graph would exceed ``limit``."""
+    limit = ATTACHED_GRAPH_LIMIT if limit is None else limit
+    need = attached_graph_bytes(num_minibatches, batch_size, num_steps, num_hiddens, vocab_size, itemsize)
+    if need > limit:
+        raise ValueError(f'detach=False would hold a graph of about {need / 2 ** 20:.0f} MiB '
+                         f'({num_minibatches} minibatches x {num_steps} steps x batch {batch_size}, '
+                         f'{num_hiddens} hiddens), over the limit of {limit / 2 ** 20:.0f} MiB: use fewer '
+                         'tokens (max_tokens), fewer hiddens, or detach')
+    return need
+
+
+def _num_hiddens(net):
+    return getattr(net, 'num_hiddens', 0)
+
+
+def _itemsize(net):
+    params = net.params if not isinstance(net, gluon.Block) else [p.data() for p in net.collect_params().values()]
+    return onp.dtype(params[0].dtype).itemsize if params else 4
+
+
 @use_np
 def train_epoch_ch8(net, train_iter, loss, updater, device, use_random_iter, theta=1.0,
-                    stats=None, reduce_gradients=None, num_workers=1):
+                    stats=None, reduce_gradients=None, num_workers=1, detach=True):
     """Train ``net`` for one epoch; return ``(perplexity, tokens_per_sec)``.
 
     ``device`` may be one context or a list for data-parallel training: each
@@ -104,32 +162,58 @@ def train_epoch_ch8(net, train_iter, loss, updater, device, use_random_iter, the
     and the loss is normalised by the *global* token count so the summed
     gradient equals that of one context. With sequential partitioning the state
     is detached between minibatches; with random sampling it is re-initialised.
-    Steps whose gradient norm is not finite are skipped (no update); a
-    ``stats`` dict, if given, receives ``skipped_steps``, ``num_tokens`` and
-    ``loss_sum``. For training across processes (:mod:`gluon_d2l.program.distributed`)
-    each process holds ``1/num_workers`` of every global minibatch and
-    ``reduce_gradients()`` sums the gradients of all workers before clipping.
+    ``theta=None`` turns gradient clipping off. Steps whose gradient norm is not
+    finite are skipped (no update); a ``stats`` dict, if given, receives
+    ``skipped_steps``, ``num_tokens``, ``loss_sum``, ``max_grad_norm`` (before
+    clipping) and ``clipped_steps``. For training across processes
+    (:mod:`gluon_d2l.program.distributed`) each process holds ``1/num_workers`` of every
+    global minibatch and ``reduce_gradients()`` sums the gradients of all workers
+    before clipping.
+
+    ``detach=False`` (sequential partitioning only) keeps the hidden state attached to
+    everything before it in the epoch: the loss of minibatch ``k`` is differentiated
+    through minibatches ``1..k``. MXNet frees a graph at ``backward()`` (and SGD updates
+    the weights an older graph would reuse), so minibatch ``k`` re-runs ``1..k-1`` from
+    the epoch's initial state with the current weights, recorded in one graph: exact
+    gradients, ``k`` minibatches of work and memory at step ``k`` (quadratic time per
+    epoch). The graph is bounded by :data:`ATTACHED_GRAPH_LIMIT`: past it, ``ValueError``.
     """
     devices = _devices(device)
+    if theta is not None:
+        theta = check_positive_number('theta', theta)
+    if not detach and use_random_iter:
+        raise ValueError('detach=False needs sequential partitioning (use_random_iter=False): '
+                         'random sampling starts every minibatch from a fresh state')
     states, timer = None, Timer()
-    loss_sum, num_tokens, skipped = None, 0, 0
+    loss_sum, num_tokens, skipped, clipped, max_norm = None, 0, 0, 0, 0.0
+    history = []  # detach=False: this epoch's earlier minibatches, split per device
     for X, Y in train_iter:
-        if states is None or use_random_iter:
+        if states is None or use_random_iter or not detach:
             states = _begin_states(net, X.shape[0], devices)
         else:
             states = [detach_state(s) for s in states]
         Xs, Ys = _split(X, devices), _split(Y, devices)
+        if not detach:
+            check_attached_graph(len(history) + 1, X.shape[0], X.shape[1], _num_hiddens(net),
+                                 getattr(net, 'vocab_size', 0), _itemsize(net))
         batch_tokens = Y.size * num_workers
         with autograd.record():
             losses = []
             for k, (Xk, Yk) in enumerate(zip(Xs, Ys)):
+                for earlier in history:
+                    _, states[k] = net(earlier[k], states[k])
                 y_hat, states[k] = net(Xk, states[k])
                 losses.append(loss(y_hat, Yk.T.reshape(-1)).sum() / batch_tokens)
+        if not detach:
+            history.append(Xs)
         autograd.backward(losses)
         if reduce_gradients is not None:
             reduce_gradients()
-        if math.isfinite(grad_clipping(net, theta)):
+        norm = gradient_norm(net) if theta is None else grad_clipping(net, theta)
+        if math.isfinite(norm):
             updater(batch_size=1)
+            max_norm = max(max_norm, norm)
+            clipped += theta is not None and norm > theta
         else:
             skipped += 1
         batch_loss = sum(l.as_in_ctx(devices[0]) for l in losses) * batch_tokens
@@ -141,7 +225,8 @@ def train_epoch_ch8(net, train_iter, loss, updater, device, use_random_iter, the
     seconds = timer.stop()
     loss_sum = float(loss_sum.item())
     if stats is not None:
-        stats.update(skipped_steps=skipped, num_tokens=num_tokens, loss_sum=loss_sum)
+        stats.update(skipped_steps=skipped, num_tokens=num_tokens, loss_sum=loss_sum,
+                     max_grad_norm=max_norm, clipped_steps=int(clipped))
     return perplexity(loss_sum / num_tokens), num_tokens / seconds
 
 
@@ -197,22 +282,36 @@ def predict_ch8(prefix, num_preds, net, vocab, device, temperature=None, seed=No
 
 @use_np
 def train_ch8(net, train_iter, vocab, lr, num_epochs, device, use_random_iter=False,
-              theta=1.0, on_epoch=None):
+              theta=1.0, on_epoch=None, detach=True):
     """Train ``net`` for ``num_epochs`` epochs and print the d2l chapter's summary.
 
     Gluon Blocks are (re)initialised with ``Normal(0.01)`` on ``device`` (one
     context or a list) and trained with ``gluon.Trainer``; scratch models with
     :func:`sgd`. ``on_epoch(epoch, perplexity, tokens_per_sec)`` is called after
-    every epoch. Returns the last ``(perplexity, tokens_per_sec)``.
+    every epoch. ``theta=None`` trains without clipping; ``detach=False`` keeps the
+    state attached across an epoch's minibatches (see :func:`train_epoch_ch8`; a
+    setting whose graph would pass :data:`ATTACHED_GRAPH_LIMIT` is refused before
+    training). Returns the last ``(perplexity, tokens_per_sec)``.
     """
     num_epochs = check_positive_int('num_epochs', num_epochs)
     devices = _devices(device)
+    if theta is not None:
+        theta = check_positive_number('theta', theta)
+    if not detach:
+        if use_random_iter:
+            raise ValueError('detach=False needs sequential partitioning (use_random_iter=False)')
+        if all(hasattr(train_iter, a) for a in ('corpus', 'batch_size', 'num_steps')):
+            # the most minibatches seq_data_iter_sequential yields (offset 0)
+            batches = (len(train_iter.corpus) - 1) // train_iter.batch_size // train_iter.num_steps
+            check_attached_graph(batches, train_iter.batch_size, train_iter.num_steps, _num_hiddens(net),
+                                 len(vocab))
     loss = gluon.loss.SoftmaxCrossEntropyLoss()
     if isinstance(net, gluon.Block):
         net.initialize(ctx=devices, force_reinit=True, init=init.Normal(0.01))
     updater, _ = make_updater(net, lr, devices)
     for epoch in range(num_epochs):
-        ppl, speed = train_epoch_ch8(net, train_iter, loss, updater, devices, use_random_iter, theta)
+        ppl, speed = train_epoch_ch8(net, train_iter, loss, updater, devices, use_random_iter, theta,
+                                     detach=detach)
         if on_epoch is not None:
             on_epoch(epoch + 1, ppl, speed)
     where = devices[0] if len(devices) == 1 else devices

@@ -61,3 +61,15 @@ texts = st.text(alphabet=st.characters(codec='utf-8', exclude_categories=('Cs',)
 #: text files for the corpus reader: letters, non-letters, non-ASCII, and every kind of line break
 corpus_texts = st.lists(st.sampled_from(list('aBzQ !\t\r\n\x0b\x0c\x1c\x85\u2028éſK\xa0') + ['x y', '\r\n']),
                         min_size=1, max_size=150).map(''.join)
+
+
+@st.composite
+def embedding_problems(draw):
+    """Token ids ``X (batch, steps)``, a weight ``W (vocab, dim)`` and an upstream gradient
+    ``G (steps, batch, dim)``: the pieces of ``one_hot(X.T) @ W`` versus ``W[X.T]``."""
+    vocab, dim = draw(vocab_sizes), draw(num_hiddens)
+    X = draw(token_batches(vocab))
+    dtype = draw(float_dtypes)
+    W = draw(arrays((vocab, dim), dtype))
+    G = draw(arrays((X.shape[1], X.shape[0], dim), dtype, 1.0))
+    return X, W, G

@@ -207,6 +207,12 @@ def _tampered_states(box, run):
     return paths
 
 
+def _no_checkpoints(box, run):
+    paths = _a_run(box, run)
+    shutil.rmtree(box / 'run' / 'checkpoints')
+    return paths
+
+
 def _params_bomb(box, run):
     import zipfile
     paths = _a_run(box, run)
@@ -256,6 +262,19 @@ ERRORS = [
     (TRAIN + ['--clip', '0', '--out', '{box}/r'], '--clip', _nothing),
     (TRAIN + ['--clip', 'inf', '--out', '{box}/r'], '--clip', _nothing),
     (TRAIN + ['--model', 'lstm', '--out', '{box}/r'], '--model', _nothing),
+    (TRAIN + ['--embedding', '0', '--out', '{box}/r'], '--embedding', _nothing),
+    (TRAIN + ['--embedding', 'wide', '--out', '{box}/r'], '--embedding', _nothing),
+    (TRAIN + ['--activation', 'sigmoid', '--out', '{box}/r'], '--activation', _nothing),
+    (TRAIN + ['--clip', 'off', '--out', '{box}/r'], '--clip', _nothing),
+    (TRAIN + ['--clip', '-1', '--out', '{box}/r'], '--clip', _nothing),
+    (TRAIN + ['--no-detach', '--random-iter', '--out', '{box}/r'], '--no-detach', _nothing),
+    (TRAIN + ['--no-detach', '--max-tokens', '-1', '--hiddens', '4096', '--out', '{box}/r'], '--no-detach',
+     _nothing),  # the attached graph of the whole book would not fit
+    (['exercises', '--out', '{file}'], '--out', _user_file),
+    (['exercises', '--out', '{box}/x', '--corpus', '{box}/missing.txt'], '--corpus', _nothing),
+    (['exercises', '--out', '{box}/x', '--corpus', '{box}/short.txt'], '--corpus', _corpora),
+    (['exercises', '--out', '{box}/x', '--readme', '{file}'], '--readme', _user_file),
+    (['exercises', '--out', '{box}', '--render'], '--out', _nothing),
     (TRAIN + ['--kvstore', 'nccl', '--out', '{box}/r'], '--kvstore', _nothing),
     (TRAIN + ['--kvstore', 'dist_sync', '--out', '{box}/r'], '--kvstore', _nothing),  # not started by launch
     (TRAIN + ['--seed', '-1', '--out', '{box}/r'], '--seed', _nothing),
@@ -283,6 +302,10 @@ ERRORS = [
     (['train', '--resume', '{run}', '--lr', '0.5'], '--lr', _a_run),
     (['train', '--resume', '{run}', '--model', 'concise'], '--model', _a_run),
     (['train', '--resume', '{run}', '--device', 'cpu:1'], '--device', _a_run),
+    (['train', '--resume', '{run}', '--epochs', '5', '--clip', 'none'], '--clip', _a_run),
+    (['train', '--resume', '{run}', '--epochs', '5', '--embedding', '8'], '--embedding', _a_run),
+    (['train', '--resume', '{run}', '--epochs', '5', '--activation', 'relu'], '--activation', _a_run),
+    (['train', '--resume', '{run}', '--epochs', '5', '--no-detach'], '--no-detach', _a_run),
     (['train', '--resume', '{run}', '--epochs', '2'], '--epochs', _a_run),
     (['train', '--resume', '{run}'], '--epochs', _a_run),
     (['train', '--resume', '{run}', '--out', '{box}/elsewhere'], '--out', _a_run),
@@ -299,6 +322,7 @@ ERRORS = [
     (['train', '--resume', '{run}', '--epochs', '5'], '--resume', _tampered('vocab.json', '{"a": 1}')),
     (['train', '--resume', '{run}', '--epochs', '5'], '--resume', _damage_every_checkpoint),
     (['train', '--resume', '{run}', '--epochs', '5'], '--resume', _tampered_states),
+    (['train', '--resume', '{run}', '--epochs', '5'], '--resume', _no_checkpoints),
     (['predict', '--run', '{box}', '--prefix', 'x'], '--run', _nothing),
     (['predict', '--run', '{run}', '--prefix', 'Time!'], '--prefix', _a_run),
     (['predict', '--run', '{run}', '--num-preds', '-1'], '--num-preds', _a_run),
@@ -382,7 +406,7 @@ def test_help_explains_every_train_option(capsys):
     text = capsys.readouterr().out
     for option in ('--model', '--epochs', '--lr', '--batch-size', '--num-steps', '--hiddens', '--random-iter',
                    '--clip', '--device', '--seed', '--out', '--resume', '--corpus', '--prefix', '--max-tokens',
-                   '--kvstore', '--log-every', '--checkpoint-every'):
+                   '--kvstore', '--log-every', '--checkpoint-every', '--embedding', '--activation', '--no-detach'):
         assert option in text
     assert 'seeds' not in text
 
@@ -421,6 +445,26 @@ def test_a_diverging_run_ends_with_json_metrics_and_reports_skipped_steps(tmp_pa
     big = gluon_d2l('train', '--lr', '1000', '--epochs', '1', '--out', str(tmp_path / 'big'), *SMALL)
     assert big.returncode == 0 and 'Traceback' not in big.stderr, big.stderr
     strict_rows(tmp_path / 'big' / 'metrics.jsonl')
+
+
+def test_the_exercise_options_round_trip_through_config_checkpoints_resume_and_predict(tmp_path):
+    """--embedding, --activation, --clip none and --no-detach are saved, resumed with, and predicted with."""
+    out = tmp_path / 'run'
+    options = ['--model', 'hybrid', '--embedding', '6', '--activation', 'relu', '--clip', 'none', '--no-detach']
+    done = gluon_d2l('train', '--epochs', '2', '--out', str(out), *SMALL, *options)
+    assert done.returncode == 0, done.stderr
+    config = json.loads((out / 'config.json').read_text())
+    assert (config['embedding'], config['activation'], config['clip'], config['detach']) == (6, 'relu', None, False)
+    params = onp.load(out / 'params.npz')
+    assert any(params[name].shape == (len(json.loads((out / 'vocab.json').read_text())), 6) for name in params.files)
+    done = gluon_d2l('train', '--resume', str(out), '--epochs', '3')
+    assert done.returncode == 0, done.stderr
+    assert json.loads((out / 'config.json').read_text()) == dict(config, epochs=3)
+    assert [r['epoch'] for r in strict_rows(out / 'metrics.jsonl')] == [1, 2, 3]
+    printed = done.stdout.splitlines()[1]
+    done = gluon_d2l('predict', '--run', str(out), '--prefix', 'time traveller')
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.rstrip('\n') == printed  # the same model, rebuilt from config.json
 
 
 def test_resume_may_raise_the_epochs_and_records_it(short_run, tmp_path):

@@ -160,3 +160,32 @@ def test_the_seeds_float32_norm_in_tf_clipping_is_caught_in_float64_only(tf_ref,
     monkeypatch.setattr(tf_ref, 'grad_clipping', seed_clipping)
     assert result_of('grad_clipping', 'tensorflow', 'float32').ok
     assert caught('grad_clipping', 'tensorflow', 'float64').status == 'FAIL'
+
+
+@pytest.mark.parametrize('dtype', harness.DTYPES)
+def test_tanh_in_the_relu_step_is_caught(torch_ref, monkeypatch, dtype):
+    monkeypatch.setattr(torch_ref, 'rnn_relu', torch_ref.rnn)
+    assert caught('relu_train_step', 'torch', dtype).status == 'FAIL'
+
+
+@pytest.mark.parametrize('dtype', harness.DTYPES)
+def test_clipping_in_the_unclipped_epoch_is_caught(torch_ref, monkeypatch, dtype):
+    epoch = torch_ref.train_epoch_ch8
+    monkeypatch.setattr(torch_ref, 'train_epoch_ch8', lambda *a, theta=None, **k: epoch(*a, theta=1, **k))
+    assert caught('train_epoch_no_clip', 'torch', dtype).status == 'FAIL'
+
+
+@pytest.mark.parametrize('dtype', harness.DTYPES)
+def test_a_detached_state_in_the_attached_epoch_is_caught(torch_ref, monkeypatch, dtype):
+    epoch = torch_ref.train_epoch_ch8
+    monkeypatch.setattr(torch_ref, 'train_epoch_ch8', lambda *a, detach=True, **k: epoch(*a, detach=True, **k))
+    assert caught('train_epoch_no_detach', 'torch', dtype).status == 'FAIL'
+
+
+@pytest.mark.parametrize('dtype', harness.DTYPES)
+def test_a_renormalised_embedding_is_caught(torch_ref, monkeypatch, dtype):
+    def renormalising_call(self, X, state):  # nn.Embedding(max_norm=1): rows rescaled on lookup
+        embedded = torch_ref.F.embedding(X.T, self.params[-1], max_norm=1.0)
+        return self.forward_fn(embedded, state, self.params[:-1])
+    monkeypatch.setattr(torch_ref.EmbeddingRNNScratch, '__call__', renormalising_call)
+    assert caught('embedding_rnn', 'torch', dtype).status == 'FAIL'

@@ -110,3 +110,67 @@ def test_rnn_module_and_function_are_apart():
     import gluon_d2l
     assert callable(gluon_d2l.rnn) and gluon_d2l.rnn is module.rnn
     assert hasattr(module, 'build_model')
+
+
+@pytest.mark.parametrize('kind', ['scratch', 'hybrid', 'concise'])
+def test_embedding_replaces_the_one_hot_input_in_every_model(kind):
+    from gluon_d2l.models import build_model
+    net = build_model(kind, VOCAB, 16, [mx.cpu()], embedding=5)
+    X = np.arange(12).reshape((2, 6))
+    Y, state = net(X, net.begin_state(batch_size=2, ctx=mx.cpu()))
+    assert Y.shape == (12, VOCAB)
+    shapes = [p.shape for p in net.params] if kind == 'scratch' else \
+        [p.shape for p in net.collect_params().values()]
+    assert shapes[-1] == (VOCAB, 5)  # the embedding comes last
+    assert (5, 16) in shapes or (16, 5) in shapes  # the input weight reads DIM features, not VOCAB
+
+
+def test_embedding_model_uses_the_looked_up_rows():
+    """Setting the scratch embedding to the identity gives the one-hot model's outputs."""
+    one_hot = scratch_model(8)
+    embedded = d2l.RNNModelScratch(VOCAB, 8, mx.cpu(), d2l.get_params, d2l.init_rnn_state, d2l.rnn,
+                                   embedding=VOCAB)
+    for mine, theirs in zip(embedded.params, one_hot.params):
+        mine[:] = theirs
+    embedded.params[-1][:] = np.eye(VOCAB)
+    X = np.array(onp.random.randint(0, VOCAB, (3, 7)), dtype='int32')
+    Y1, (H1,) = one_hot(X, one_hot.begin_state(3, mx.cpu()))
+    Y2, (H2,) = embedded(X, embedded.begin_state(3, mx.cpu()))
+    onp.testing.assert_allclose(Y2.asnumpy(), Y1.asnumpy(), rtol=1e-6, atol=1e-8)
+    onp.testing.assert_allclose(H2.asnumpy(), H1.asnumpy(), rtol=1e-6, atol=1e-8)
+
+
+def test_relu_scratch_and_relu_hybrid_compute_the_same_function():
+    scratch = d2l.RNNModelScratch(VOCAB, 16, mx.cpu(), d2l.get_params, d2l.init_rnn_state, d2l.rnn,
+                                  activation='relu')
+    for p in scratch.params:
+        p[:] = np.random.normal(scale=0.5, size=p.shape)
+    hybrid = d2l.HybridRNNScratch(VOCAB, 16, activation='relu')
+    hybrid.initialize()
+    for name, value in zip(hybrid.param_names, scratch.params):
+        getattr(hybrid, name).set_data(value)
+    hybrid.hybridize()
+    tanh = scratch_model(16)
+    for mine, theirs in zip(tanh.params, scratch.params):
+        mine[:] = theirs
+    X = np.array(onp.random.randint(0, VOCAB, (2, 9)), dtype='int32')
+    Y_s, (H_s,) = scratch(X, scratch.begin_state(2, mx.cpu()))
+    Y_h, (H_h,) = hybrid(X, hybrid.begin_state(2, mx.cpu()))
+    onp.testing.assert_allclose(Y_h.asnumpy(), Y_s.asnumpy(), rtol=1e-4, atol=1e-5)
+    onp.testing.assert_allclose(H_h.asnumpy(), H_s.asnumpy(), rtol=1e-4, atol=1e-5)
+    assert (H_s.asnumpy() >= 0).all() and H_s.asnumpy().max() > 1  # ReLU: unbounded above, not tanh
+    assert not onp.allclose(tanh(X, tanh.begin_state(2, mx.cpu()))[0].asnumpy(), Y_s.asnumpy(), atol=1e-3)
+
+
+@pytest.mark.parametrize('kwargs, name', [({'embedding': 0}, 'embedding'), ({'embedding': 2.5}, 'embedding'),
+                                          ({'activation': 'sigmoid'}, 'activation')])
+@pytest.mark.parametrize('kind', ['scratch', 'hybrid', 'concise'])
+def test_bad_embedding_or_activation_is_refused_by_name(kind, kwargs, name):
+    from gluon_d2l.models import build_model
+    with pytest.raises(ValueError, match=name):
+        build_model(kind, VOCAB, 8, [mx.cpu()], **kwargs)
+
+
+def test_concise_model_refuses_a_layer_that_does_not_read_the_embedding():
+    with pytest.raises(ValueError, match='input_size'):
+        d2l.RNNModel(gluon.rnn.RNN(8, input_size=VOCAB), VOCAB, embedding=4)

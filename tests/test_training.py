@@ -126,3 +126,109 @@ def test_two_contexts_train_to_the_same_parameters_as_one(kind, corpus_dir):
         results.append({k: p.data(devices[-1]).asnumpy() for k, p in named_arrays(net).items()})
     for name, value in results[0].items():
         mx.test_utils.assert_almost_equal(results[1][name], value, rtol=1e-4, atol=1e-6, names=(name, name))
+
+
+def _batches(vocab_size, n, batch=2, steps=4):
+    return [(np.array(onp.random.randint(0, vocab_size, (batch, steps)), dtype='int32'),
+             np.array(onp.random.randint(0, vocab_size, (batch, steps)), dtype='int32')) for _ in range(n)]
+
+
+def _scratch(vocab_size=6, hiddens=8, scale=0.01):
+    net = d2l.RNNModelScratch(vocab_size, hiddens, mx.cpu(), d2l.get_params, d2l.init_rnn_state, d2l.rnn)
+    for p in net.params:
+        p[:] = np.random.normal(scale=scale, size=p.shape)
+    return net
+
+
+def test_theta_none_applies_the_raw_gradient_and_reports_its_norm():
+    net = _scratch(scale=2.0)  # large weights: the gradient norm is well above 1
+    batches = _batches(6, 1)
+    seen, stats = [], {}
+    loss = gluon.loss.SoftmaxCrossEntropyLoss()
+    d2l.train_epoch_ch8(net, batches, loss, lambda batch_size: seen.append([p.grad.copy() for p in net.params]),
+                        mx.cpu(), use_random_iter=False, theta=None, stats=stats)
+    raw = global_norm(seen[0])
+    assert raw > 1 and stats['max_grad_norm'] == pytest.approx(raw, rel=1e-5) and stats['clipped_steps'] == 0
+    clipped, stats = [], {}
+    d2l.train_epoch_ch8(_scratch(scale=2.0), batches, loss,
+                        lambda batch_size: clipped.append(None), mx.cpu(), False, theta=1.0, stats=stats)
+    assert stats['clipped_steps'] == 1
+
+
+def test_theta_none_still_skips_and_counts_non_finite_steps():
+    net = _scratch()
+    net.params[3][0, 0] = float('inf')  # W_hq: every logit of output 0 is infinite -> NaN loss
+    updates, stats = [], {}
+    d2l.train_epoch_ch8(net, _batches(6, 3), gluon.loss.SoftmaxCrossEntropyLoss(),
+                        lambda batch_size: updates.append(1), mx.cpu(), False, theta=None, stats=stats)
+    assert stats['skipped_steps'] == 3 and not updates
+
+
+def test_no_detach_differentiates_through_the_earlier_minibatches():
+    """detach=False: the gradient of minibatch 3 is that of its loss after running 1, 2, 3 attached."""
+    vocab_size = 6
+    net = _scratch(vocab_size, scale=0.5)
+    batches = _batches(vocab_size, 3)
+    loss = gluon.loss.SoftmaxCrossEntropyLoss()
+    seen, params_before = [], []
+
+    def updater(batch_size):
+        seen.append([p.grad.copy() for p in net.params])
+        params_before.append([p.copy() for p in net.params])
+        d2l.sgd(net.params, 0.5, batch_size)
+    d2l.train_epoch_ch8(net, batches, loss, updater, mx.cpu(), use_random_iter=False, theta=None, detach=False)
+    for p, value in zip(net.params, params_before[2]):  # the weights minibatch 3 saw
+        p[:] = value
+    state = net.begin_state(2, mx.cpu())
+    with autograd.record():
+        for X, _ in batches[:2]:
+            _, state = net(X, state)
+        y_hat, _ = net(batches[2][0], state)
+        l = loss(y_hat, batches[2][1].T.reshape(-1)).mean()
+    l.backward()
+    for recorded, param in zip(seen[2], net.params):
+        mx.test_utils.assert_almost_equal(recorded.asnumpy(), param.grad.asnumpy(), rtol=1e-5, atol=1e-7)
+    # and it differs from the detached gradient: the earlier minibatches contribute
+    detached = (net(batches[1][0], net(batches[0][0], net.begin_state(2, mx.cpu()))[1])[1][0].detach(),)
+    with autograd.record():
+        y_hat, _ = net(batches[2][0], detached)
+        l = loss(y_hat, batches[2][1].T.reshape(-1)).mean()
+    l.backward()
+    assert not onp.allclose(seen[2][1].asnumpy(), net.params[1].grad.asnumpy(), rtol=1e-3)
+
+
+def test_no_detach_refuses_random_sampling_and_a_graph_over_the_limit(corpus_dir):
+    net = _scratch()
+    loss = gluon.loss.SoftmaxCrossEntropyLoss()
+    with pytest.raises(ValueError, match='detach=False needs sequential'):
+        d2l.train_epoch_ch8(net, _batches(6, 2), loss, lambda batch_size: None, mx.cpu(), True, detach=False)
+    train_iter, vocab = d2l.load_data_time_machine(32, 35, max_tokens=-1)  # the whole book: 150 minibatches
+    big = d2l.HybridRNNScratch(len(vocab), 512)
+    with pytest.raises(ValueError, match=r'detach=False would hold a graph of about \d+ MiB'):
+        d2l.train_ch8(big, train_iter, vocab, 1, 1, mx.cpu(), detach=False)
+    assert d2l.training.attached_graph_bytes(150, 32, 35, 512, 28) > d2l.training.ATTACHED_GRAPH_LIMIT
+    assert d2l.training.attached_graph_bytes(8, 32, 35, 512, 28) < d2l.training.ATTACHED_GRAPH_LIMIT
+
+
+@pytest.mark.parametrize('dtype, rtol', [('float64', 1e-12), ('float32', 1e-5)])
+def test_one_hot_and_embedding_lookup_train_to_the_same_perplexity(corpus_dir, dtype, rtol):
+    """Exercise 1: the one-hot model and the same model fed W_xh[X] follow the same trajectory."""
+    from gluon_d2l.models import LookupRNNScratch
+    train_iter, vocab = d2l.load_data_time_machine(8, 10, max_tokens=2000)
+    initial = [p.astype(dtype) for p in d2l.get_params(len(vocab), 32, mx.cpu())]
+
+    def given(*args, **kwargs):
+        copies = [p.copy() for p in initial]
+        for p in copies:
+            p.attach_grad()
+        return copies
+    curves = []
+    for cls in (d2l.RNNModelScratch, LookupRNNScratch):
+        net = cls(len(vocab), 32, mx.cpu(), given, d2l.init_rnn_state, d2l.rnn)
+        history = []
+        import random
+        random.seed(3)
+        d2l.train_ch8(net, train_iter, vocab, 1, 4, mx.cpu(), on_epoch=lambda e, ppl, speed: history.append(ppl))
+        curves.append(history)
+    onp.testing.assert_allclose(curves[1], curves[0], rtol=rtol)
+    assert curves[0][-1] < curves[0][0]

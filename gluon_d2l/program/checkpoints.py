@@ -30,7 +30,7 @@ def named_arrays(net):
     if isinstance(net, gluon.Block):
         return {name[len(net.prefix):]: p for name, p in net.collect_params().items()}
     from ..models import HybridRNNScratch
-    return dict(zip(HybridRNNScratch.param_names, net.params))
+    return dict(zip(getattr(net, 'param_names', HybridRNNScratch.param_names), net.params))
 
 
 def _host(value):

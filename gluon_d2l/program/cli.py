@@ -1,4 +1,4 @@
-"""The ``gluon-d2l`` command line: ``train``, ``predict`` and ``launch``, plus plugin commands.
+"""The ``gluon-d2l`` command line: ``train``, ``predict``, ``launch`` and ``exercises``, plus plugin commands.
 
 This is the only module that knows the flags. Bad input ends with one line,
 ``gluon-d2l: error: --flag: ...`` and exit status 2: the jobs raise
@@ -16,7 +16,7 @@ import os
 import shlex
 import sys
 
-from .config import KVSTORES, MAX_SEED, MODEL_KINDS, RESUMABLE, ConfigError, TrainConfig
+from .config import ACTIVATIONS, KVSTORES, MAX_SEED, MODEL_KINDS, RESUMABLE, ConfigError, TrainConfig
 from .rundir import RunExistsError
 
 EXIT_USAGE = 2
@@ -26,9 +26,24 @@ DEFAULT_OUT = 'runs/char-rnn'
 DATA_ENV = 'GLUON_D2L_DATA'
 
 
+#: settings whose option is not ``--name`` (a flag that turns a default-on setting off)
+FLAG_NAMES = {'detach': '--no-detach'}
+NO_CLIP = 'none'
+
+
 def flag(name):
-    """The option of a setting: ``batch_size`` -> ``--batch-size``."""
-    return '--' + name.replace('_', '-')
+    """The option of a setting: ``batch_size`` -> ``--batch-size``, ``detach`` -> ``--no-detach``."""
+    return FLAG_NAMES.get(name, '--' + name.replace('_', '-'))
+
+
+def _clip(text):
+    """``--clip``: a number (checked by the config) or ``none`` for no clipping."""
+    if text.strip().lower() == NO_CLIP:
+        return NO_CLIP
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f'expected a number or none, got {text!r}') from None
 
 
 class Parser(argparse.ArgumentParser):
@@ -60,7 +75,12 @@ TRAIN_HELP = {
     'num_steps': 'time steps per sequence (35)',
     'hiddens': 'hidden units (512)',
     'random_iter': 'random sampling instead of sequential partitioning',
-    'clip': 'gradient clipping threshold theta (1)',
+    'embedding': 'learn an embedding of DIM numbers per character instead of the one-hot input (default: one-hot)',
+    'activation': 'hidden nonlinearity (default: tanh for scratch and hybrid, relu for concise, as in d2l)',
+    'clip': 'gradient clipping threshold theta (1), or none to train without clipping',
+    'detach': 'keep the hidden state attached across the minibatches of an epoch (sequential partitioning): '
+              'backpropagation reaches the epoch\'s first minibatch; refused when that graph would not fit '
+              'in memory',
     'device': 'auto (GPU if present), cpu, cpu:N, gpu:N, or a comma list for data-parallel training (auto)',
     'seed': f'random seed, 0 to {MAX_SEED} (0)',
     'max_tokens': 'use only the first N characters of the corpus; -1 for all (10000, as in the d2l chapter)',
@@ -71,7 +91,9 @@ TRAIN_HELP = {
     'checkpoint_every': 'write a checkpoint every N epochs (1); may change on --resume',
 }
 TRAIN_TYPES = {'model': dict(choices=MODEL_KINDS), 'kvstore': dict(choices=KVSTORES),
-               'random_iter': dict(action='store_const', const=True)}
+               'random_iter': dict(action='store_const', const=True),
+               'embedding': dict(type=_number(int), metavar='DIM'), 'activation': dict(choices=ACTIVATIONS),
+               'clip': dict(type=_clip, metavar='THETA|none'), 'detach': dict(action='store_const', const=False)}
 
 
 def _add_train(sub):
@@ -123,7 +145,12 @@ def _add_launch(sub):
     p.set_defaults(handler=_launch)
 
 
-BUILTIN = {'train': _add_train, 'predict': _add_predict, 'launch': _add_launch}
+def _add_exercises(sub):
+    from .exercises import register
+    register(sub)
+
+
+BUILTIN = {'train': _add_train, 'predict': _add_predict, 'launch': _add_launch, 'exercises': _add_exercises}
 
 
 def plugin_entry_points():
@@ -157,17 +184,19 @@ def build_parser(argv=None):
 
 
 def _given(args, names):
-    return {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
+    """The settings given on the command line (``--clip none`` is given, as ``None``)."""
+    given = {name: getattr(args, name) for name in names if getattr(args, name, None) is not None}
+    return {name: None if name == 'clip' and value == NO_CLIP else value for name, value in given.items()}
 
 
 class Progress:
-    """A tqdm bar on a terminal, otherwise a plain line every ``every`` epochs."""
+    """A tqdm bar on a terminal, otherwise a plain line every ``config.log_every`` epochs."""
 
-    def __init__(self, every):
-        self.every, self.bar = every, None
+    def __init__(self):
+        self.bar = None
 
-    def __call__(self, row, total):
-        ppl, speed = row['perplexity'], row['tokens_per_sec']
+    def __call__(self, row, config):
+        ppl, speed, total = row['perplexity'], row['tokens_per_sec'], config.epochs
         skipped = f', {row["skipped_steps"]} steps skipped (non-finite gradient)' if row['skipped_steps'] else ''
         if sys.stderr.isatty():
             if self.bar is None:
@@ -175,7 +204,7 @@ class Progress:
                 self.bar = tqdm(total=total, initial=row['epoch'] - 1, unit='epoch', file=sys.stderr)
             self.bar.set_postfix_str(f'perplexity {_fmt(ppl, 2)}, {_fmt(speed, 0)} tokens/s{skipped}')
             self.bar.update(1)
-        elif row['epoch'] % self.every == 0 or row['epoch'] == total or skipped:
+        elif row['epoch'] % config.log_every == 0 or row['epoch'] == total or skipped:
             print(f'epoch {row["epoch"]}/{total}: perplexity {_fmt(ppl, 2)}, {_fmt(speed, 0)} tokens/sec{skipped}',
                   file=sys.stderr, flush=True)
 
@@ -202,7 +231,7 @@ def _train(args):
     if given.get('kvstore', 'device') != 'device' and 'DMLC_ROLE' not in os.environ:
         raise ConfigError('kvstore', f"{given['kvstore']} trains as one worker of a job: start the job with "
                                      f"gluon-d2l launch -n WORKERS -- train --kvstore {given['kvstore']} ...")
-    progress = Progress(given.get('log_every', TrainConfig.log_every))
+    progress = Progress()
     try:
         if args.resume is not None:
             result = jobs.resume(out, given, on_epoch=progress, prefixes=args.prefix)

@@ -19,6 +19,7 @@ import numbers
 import typing
 
 MODEL_KINDS = ('scratch', 'hybrid', 'concise')
+ACTIVATIONS = ('tanh', 'relu')
 KVSTORES = ('device', 'dist_sync')
 MAX_SEED = 2 ** 32 - 1          # what NumPy's legacy seeding accepts
 MAX_SIZE = 1 << 16              # batch size, steps: far above anything this model trains
@@ -120,8 +121,14 @@ class TrainConfig:
     batch_size: int = setting(32, _integer(1, MAX_SIZE))
     num_steps: int = setting(35, _integer(1, MAX_SIZE))
     hiddens: int = setting(512, _integer(1, MAX_HIDDENS))
+    #: a learned embedding of this size in place of the one-hot input (None: one-hot)
+    embedding: typing.Optional[int] = setting(None, optional(_integer(1, MAX_HIDDENS)))
+    #: None: the model's own (tanh for scratch and hybrid, ReLU for concise, as in d2l)
+    activation: typing.Optional[str] = setting(None, optional(_one_of(ACTIVATIONS)))
     random_iter: bool = setting(False, _flag)
-    clip: float = setting(1.0, positive_number)
+    clip: typing.Optional[float] = setting(1.0, optional(positive_number))  # None: no clipping
+    #: False: keep the state attached across an epoch's minibatches (sequential partitioning)
+    detach: bool = setting(True, _flag)
     device: str = setting('auto', _device)
     seed: int = setting(0, _integer(0, MAX_SEED))
     max_tokens: int = setting(10000, _max_tokens)
@@ -147,6 +154,9 @@ class TrainConfig:
             raise ConfigError('batch_size', f'{self.batch_size} does not divide evenly over {num_devices} devices')
         if self.kvstore != 'device' and self.model == 'scratch':
             raise ConfigError('kvstore', f'{self.kvstore} trains a hybrid or concise model, not scratch')
+        if not self.detach and self.random_iter:
+            raise ConfigError('detach', 'an attached state needs sequential partitioning; random sampling '
+                                        'starts every minibatch from a fresh state')
 
     @classmethod
     def names(cls):

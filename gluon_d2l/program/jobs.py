@@ -7,7 +7,7 @@ end), ``perplexity.png``, ``params.npz`` and ``checkpoints/``.
 
 Jobs know no command-line flags: bad input is a :class:`ConfigError` whose ``subject``
 names the setting (a ``TrainConfig`` field, ``run``, ``prefix``, ``num_preds``, ...,
-or the ``GLUON_D2L_DATA`` variable). Progress is reported through ``on_epoch(row)``.
+or the ``GLUON_D2L_DATA`` variable). Progress is reported through ``on_epoch(row, config)``.
 The jobs run in MXNet's NumPy mode (``mxnet.util.use_np``) whatever the caller's mode.
 """
 import dataclasses
@@ -27,6 +27,7 @@ from ..devices import parse_devices
 from ..models import build_model
 from ..training import make_updater, perplexity, predict_ch8, train_epoch_ch8
 from . import plots
+from .checkpoints import PARAMS_FILE
 from .config import MAX_SEED, RESUMABLE, ConfigError, TrainConfig
 from .rundir import CONFIG, HISTORY, VOCAB, RunDir, check_new  # noqa: F401  (names of the run's files)
 
@@ -76,6 +77,21 @@ def load_corpus(config):
         raise ConfigError('batch_size', f'{config.batch_size} sequences of {config.num_steps} steps need a '
                                         f'corpus of at least {needed} tokens; it has {len(corpus)}')
     return corpus, vocab
+
+
+def check_attached(config, num_tokens, vocab_size, num_devices=1):
+    """Refuse (``ConfigError('detach')``) an attached state whose epoch graph would not fit.
+
+    The graph of the last minibatch spans the whole epoch (:func:`~gluon_d2l.training.attached_graph_bytes`;
+    the limit is :data:`~gluon_d2l.training.ATTACHED_GRAPH_LIMIT`).
+    """
+    from ..training import check_attached_graph
+    minibatches = (num_tokens - 1) // config.batch_size // config.num_steps
+    try:
+        check_attached_graph(minibatches, config.batch_size // num_devices, config.num_steps, config.hiddens,
+                             vocab_size)
+    except ValueError as err:
+        raise ConfigError('detach', str(err)) from None
 
 
 class Batches:
@@ -138,7 +154,10 @@ class _Training:
         corpus, self.vocab = load_corpus(config)
         self.prefixes = check_prefixes(prefixes or default_prefixes(self.vocab, corpus), self.vocab)
         self.batches = Batches(corpus, config)
-        self.net = build_model(config.model, len(self.vocab), config.hiddens, self.devices)
+        if not config.detach:
+            check_attached(config, len(corpus), len(self.vocab), len(self.devices))
+        self.net = build_model(config.model, len(self.vocab), config.hiddens, self.devices,
+                               embedding=config.embedding, activation=config.activation)
         self.cluster = None
         if config.kvstore != 'device':
             from .distributed import Cluster
@@ -159,11 +178,11 @@ class _Training:
         config, cluster = self.config, self.cluster
         if cluster is None:
             ppl, speed = train_epoch_ch8(self.net, self.batches, loss, self.updater, self.devices,
-                                         config.random_iter, config.clip, stats)
+                                         config.random_iter, config.clip, stats, detach=config.detach)
         else:
             train_epoch_ch8(self.net, cluster.shard(self.batches), loss, self.updater, self.devices,
                             config.random_iter, config.clip, stats, cluster.gradient_reducer(self.net),
-                            cluster.num_workers)
+                            cluster.num_workers, detach=config.detach)
             loss_sum, tokens = cluster.job_totals(stats['loss_sum'], stats['num_tokens'])
             ppl, speed = perplexity(loss_sum / tokens), tokens / (time.perf_counter() - tic)
         return dict(perplexity=_finite(ppl), tokens_per_sec=_finite(speed), seconds=time.perf_counter() - tic,
@@ -181,7 +200,7 @@ class _Training:
                     if epoch % config.checkpoint_every == 0 or epoch == config.epochs:
                         run.save_checkpoint(epoch, self.net, self.trainer, {'python_random': _random_state()})
                 if on_epoch is not None:
-                    on_epoch(row, config.epochs)
+                    on_epoch(row, config)
         finally:
             if run is not None and rows:
                 fig = plots.perplexity_figure([r['epoch'] for r in rows], [r['perplexity'] for r in rows],
@@ -202,7 +221,7 @@ class _Training:
 def train(config, out, on_epoch=None, prefixes=None):
     """Train a new run per ``config`` into ``out`` (a missing or empty directory).
 
-    ``on_epoch(row, total_epochs)`` is called after each epoch. With a distributed
+    ``on_epoch(row, config)`` is called after each epoch (``row`` as written to ``metrics.jsonl``). With a distributed
     ``config.kvstore`` this process is one worker of a job and only rank 0 writes ``out``.
     A Ctrl-C keeps the last checkpoint and re-raises ``KeyboardInterrupt``.
     """
@@ -257,6 +276,9 @@ def resume(out, changes=None, on_epoch=None, prefixes=None):
         if job.vocab.idx_to_token != run.read_vocab().idx_to_token:
             raise ConfigError('corpus', 'the corpus has changed since the run started (its vocabulary differs)')
         state = run.load_checkpoint(job.net, job.trainer)
+        if state is None and ((run.path / PARAMS_FILE).exists() or run.read_metrics(math.inf)):
+            raise ConfigError('run', f'{str(out)!r} has trained epochs but no checkpoint to resume from; '
+                                     'refusing to train over it')
         start = 0 if state is None else state['epoch']
         config = resumed_config(saved, changes, start)
         job.config = config
@@ -290,7 +312,8 @@ def load_trained(run_dir, device='cpu'):
     if len(vocab) > MAX_VOCAB:
         raise ConfigError('run', f'{str(run.path / VOCAB)!r} is damaged: {len(vocab)} tokens (at most {MAX_VOCAB})')
     devices = make_devices(device, single=True)
-    net = build_model(config.model, len(vocab), config.hiddens, devices)
+    net = build_model(config.model, len(vocab), config.hiddens, devices, embedding=config.embedding,
+                      activation=config.activation)
     final = run.path / checkpoints.PARAMS_FILE
     try:
         if final.exists():

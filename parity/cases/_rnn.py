@@ -24,3 +24,21 @@ def tokens(rng, *shape):
 def ordered(weights):
     """The weights as the d2l chapter's params list ``[W_xh, W_hh, b_h, W_hq, b_q]``."""
     return [weights[name] for name in NAMES]
+
+
+EMBED = 8
+EMBEDDED_NAMES = NAMES + ('E',)
+
+
+def embedded_weights(rng):
+    """The scratch weights with a learned embedding ``E (vocab, EMBED)`` last and ``W_xh`` reading
+    ``EMBED`` features; ``E`` has unit-scale entries, so the lookup matters."""
+    weights = scratch_weights(rng)
+    weights['W_xh'] = rng.normal(size=(EMBED, HIDDENS)) * 0.5
+    weights['E'] = rng.normal(size=(VOCAB, EMBED))
+    return weights
+
+
+def embedded_ordered(weights):
+    """The weights in ``RNNModelScratch(embedding=EMBED).params`` order (``E`` last)."""
+    return [weights[name] for name in EMBEDDED_NAMES]

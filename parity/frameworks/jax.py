@@ -95,6 +95,17 @@ def rnn(inputs, state, params):
     return jnp.concatenate(outputs, axis=0), (H,)
 
 
+def rnn_relu(inputs, state, params):
+    """Exercise 6 (no seed code): :func:`rnn` with ReLU in place of tanh."""
+    W_xh, W_hh, b_h, W_hq, b_q = params
+    H, = state
+    outputs = []
+    for X in inputs:
+        H = jax.nn.relu(jnp.dot(X, W_xh) + jnp.dot(H, W_hh) + b_h)
+        outputs.append(jnp.dot(H, W_hq) + b_q)
+    return jnp.concatenate(outputs, axis=0), (H,)
+
+
 class RNNModelScratch:
     def __init__(self, vocab_size, num_hiddens, key, get_params, init_state, forward_fn):
         self.vocab_size, self.num_hiddens = vocab_size, num_hiddens
@@ -110,10 +121,24 @@ class RNNModelScratch:
         return self.init_state(batch_size, self.num_hiddens, self.params[0].dtype)
 
 
-def scratch_model(params):
-    """:class:`RNNModelScratch` with ``params`` (``W_xh, W_hh, b_h, W_hq, b_q``) as weights."""
+class EmbeddingRNNScratch(RNNModelScratch):
+    """Exercise 2 (no seed code): ``jnp.take`` from a learned embedding (the last entry of
+    ``params``, ``(vocab, dim)``) in place of the one-hot input."""
+
+    def __call__(self, X, state, params=None):
+        params = self.params if params is None else params
+        return self.forward_fn(jnp.take(params[-1], X.T, axis=0), state, params[:-1])
+
+
+def scratch_model(params, forward_fn=None, embedded=False):
+    """:class:`RNNModelScratch` with ``params`` (``W_xh, W_hh, b_h, W_hq, b_q``) as weights;
+    with ``embedded`` the last entry of ``params`` is an embedding ``(vocab, dim)``."""
+    forward_fn = forward_fn or rnn  # looked up now, so a test can patch rnn
     given_params = lambda vocab_size, num_hiddens, key: [jnp.asarray(p) for p in params]  # noqa: E731
-    return RNNModelScratch(*params[0].shape, None, given_params, init_rnn_state, rnn)
+    if embedded:
+        return EmbeddingRNNScratch(params[-1].shape[0], params[0].shape[1], None, given_params,
+                                   init_rnn_state, forward_fn)
+    return RNNModelScratch(*params[0].shape, None, given_params, init_rnn_state, forward_fn)
 
 
 def predict_ch8(prefix, num_preds, net, vocab):
@@ -166,15 +191,33 @@ def seq_data_iter_sequential(corpus, batch_size, num_steps):
         yield X, Y
 
 
-def train_epoch_ch8(net, train_iter, lr, use_random_iter, theta=1.0):
-    """One epoch of clipped SGD on a scratch model; returns ``(perplexity, per-step losses)``."""
-    state, losses, step = None, [], jax.jit(loss_and_grads(net))
+def attached_loss_and_grads(net):
+    """``f(params, state, history, X, Y)``: :func:`loss_and_grads` after running the minibatches in
+    ``history`` from ``state`` (exercise 5: the state stays attached to them)."""
+    def objective(params, state, history, X, Y):
+        for earlier in history:
+            _, state = net(earlier, state, params)
+        y_hat, state = net(X, state, params)
+        return loss(y_hat, Y.T.reshape(-1)), state
+    return jax.value_and_grad(objective, has_aux=True)
+
+
+def train_epoch_ch8(net, train_iter, lr, use_random_iter, theta=1.0, detach=True):
+    """One epoch of SGD on a scratch model, clipped unless ``theta`` is None; returns
+    ``(perplexity, per-step losses)``. ``detach=False``: see the PyTorch reference."""
+    state, losses, step, history = None, [], jax.jit(loss_and_grads(net)), []
+    attached = attached_loss_and_grads(net)
     loss_sum, num_tokens = 0.0, 0
     for X, Y in train_iter:
-        if state is None or use_random_iter:
+        if state is None or use_random_iter or not detach:
             state = net.begin_state(batch_size=X.shape[0])
-        (l, state), grads = step(net.params, state, X, Y)
-        grads, _ = grad_clipping(grads, theta)
+        if detach:
+            (l, state), grads = step(net.params, state, X, Y)
+        else:
+            (l, state), grads = attached(net.params, state, history, X, Y)
+            history.append(X)
+        if theta is not None:
+            grads, _ = grad_clipping(grads, theta)
         net.params = sgd(net.params, grads, lr, batch_size=1)
         losses.append(float(l))
         loss_sum, num_tokens = loss_sum + float(l) * Y.size, num_tokens + Y.size

@@ -44,14 +44,26 @@ def load(block, arrays):
     return block
 
 
-def scratch_model(params):
-    """the d2l chapter's :class:`RNNModelScratch` with ``params`` (``W_xh, W_hh, b_h, W_hq, b_q``) as weights."""
-    def given_params(vocab_size, num_hiddens, device):
-        arrays = [np.array(a, dtype=a.dtype, ctx=device) for a in params]
+def scratch_model(params, activation=None, embedded=False):
+    """The d2l chapter's :class:`RNNModelScratch` with ``params`` (``W_xh, W_hh, b_h, W_hq, b_q``) as weights.
+
+    ``activation`` is passed to the model; with ``embedded`` the last array of ``params`` is the
+    embedding ``(vocab, dim)`` (``embedding=dim``).
+    """
+    rnn_params = params[:-1] if embedded else params
+
+    def given_params(vocab_size, num_hiddens, device, num_inputs=None):
+        arrays = [np.array(a, dtype=a.dtype, ctx=device) for a in rnn_params]
         for array in arrays:
             array.attach_grad()
         return arrays
-    return RNNModelScratch(*params[0].shape, device, given_params, init_rnn_state, rnn)
+    if not embedded:
+        return RNNModelScratch(*params[0].shape, device, given_params, init_rnn_state, rnn, activation=activation)
+    vocab_size, dim = params[-1].shape
+    net = RNNModelScratch(vocab_size, params[0].shape[1], device, given_params, init_rnn_state, rnn,
+                          embedding=dim, activation=activation)
+    net.params[-1][:] = tensor(params[-1])
+    return net
 
 
 def params(net):

@@ -107,6 +107,18 @@ def rnn(inputs, state, params):
     return tf.concat(outputs, axis=0), (H,)
 
 
+def rnn_relu(inputs, state, params):
+    """Exercise 6 (no seed code): :func:`rnn` with ReLU in place of tanh."""
+    W_xh, W_hh, b_h, W_hq, b_q = params
+    H, = state
+    outputs = []
+    for X in inputs:
+        X = tf.reshape(X, [-1, W_xh.shape[0]])
+        H = tf.nn.relu(tf.matmul(X, W_xh) + tf.matmul(H, W_hh) + b_h)
+        outputs.append(tf.matmul(H, W_hq) + b_q)
+    return tf.concat(outputs, axis=0), (H,)
+
+
 class RNNModelScratch:
     def __init__(self, vocab_size, num_hiddens, init_state, forward_fn, get_params):
         self.vocab_size, self.num_hiddens = vocab_size, num_hiddens
@@ -123,10 +135,24 @@ class RNNModelScratch:
         return tuple(tf.cast(s, self.trainable_variables[0].dtype) for s in state)  # parity: dtype
 
 
-def scratch_model(params):
-    """:class:`RNNModelScratch` with ``params`` (``W_xh, W_hh, b_h, W_hq, b_q``) as weights."""
+class EmbeddingRNNScratch(RNNModelScratch):
+    """Exercise 2 (no seed code): a lookup in a learned embedding (the last trainable variable,
+    ``(vocab, dim)``) in place of the one-hot input."""
+
+    def __call__(self, X, state):
+        E = self.trainable_variables[-1]
+        return self.forward_fn(tf.gather(E, tf.transpose(X)), state, self.trainable_variables[:-1])
+
+
+def scratch_model(params, forward_fn=None, embedded=False):
+    """:class:`RNNModelScratch` with ``params`` (``W_xh, W_hh, b_h, W_hq, b_q``) as weights;
+    with ``embedded`` the last entry of ``params`` is an embedding ``(vocab, dim)``."""
+    forward_fn = forward_fn or rnn  # looked up now, so a test can patch rnn
     given_params = lambda vocab_size, num_hiddens: [tf.Variable(p) for p in params]  # noqa: E731
-    return RNNModelScratch(*params[0].shape, init_rnn_state, rnn, given_params)
+    if embedded:
+        return EmbeddingRNNScratch(params[-1].shape[0], params[0].shape[1], init_rnn_state, forward_fn,
+                                   given_params)
+    return RNNModelScratch(*params[0].shape, init_rnn_state, forward_fn, given_params)
 
 
 def predict_ch8(prefix, num_preds, net, vocab):
@@ -175,19 +201,26 @@ def seq_data_iter_sequential(corpus, batch_size, num_steps):
         yield X, Y
 
 
-def train_epoch_ch8(net, train_iter, loss, updater, use_random_iter):
-    state, losses = None, []
+def train_epoch_ch8(net, train_iter, loss, updater, use_random_iter, theta=1, detach=True):
+    # parity: theta=None skips clipping; detach=False re-runs the epoch's earlier minibatches
+    # inside the tape (see the PyTorch reference)
+    state, losses, history = None, [], []
     loss_sum, num_tokens = 0.0, 0
     for X, Y in train_iter:
-        if state is None or use_random_iter:
+        if state is None or use_random_iter or not detach:
             state = net.begin_state(batch_size=X.shape[0], dtype=tf.float32)
         with tf.GradientTape(persistent=True) as g:
+            for earlier in history:
+                _, state = net(earlier, state)
             y_hat, state = net(X, state)
             y = tf.reshape(tf.transpose(Y), (-1))
             l = loss(y, y_hat)
+        if not detach:
+            history.append(X)
         params = net.trainable_variables
         grads = g.gradient(l, params)
-        grads, _ = grad_clipping(grads, 1)
+        if theta is not None:
+            grads, _ = grad_clipping(grads, theta)
         updater.apply_gradients(zip(grads, params))
         losses.append(float(l))
         loss_sum, num_tokens = loss_sum + float(l) * int(tf.size(y)), num_tokens + int(tf.size(y))

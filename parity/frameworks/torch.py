@@ -116,6 +116,17 @@ def rnn(inputs, state, params):
     return torch.cat(outputs, dim=0), (H,)
 
 
+def rnn_relu(inputs, state, params):
+    """Exercise 6 (no seed code): :func:`rnn` with ReLU in place of tanh."""
+    W_xh, W_hh, b_h, W_hq, b_q = params
+    H, = state
+    outputs = []
+    for X in inputs:
+        H = torch.relu(torch.mm(X, W_xh) + torch.mm(H, W_hh) + b_h)
+        outputs.append(torch.mm(H, W_hq) + b_q)
+    return torch.cat(outputs, dim=0), (H,)
+
+
 class RNNModelScratch:
     def __init__(self, vocab_size, num_hiddens, device, get_params, init_state, forward_fn):
         self.vocab_size, self.num_hiddens = vocab_size, num_hiddens
@@ -131,11 +142,30 @@ class RNNModelScratch:
         return tuple(s.type(self.params[0].dtype) for s in state)  # parity: dtype of the params
 
 
-def scratch_model(params):
-    """:class:`RNNModelScratch` with ``params`` (``W_xh, W_hh, b_h, W_hq, b_q``) as weights."""
+class EmbeddingRNNScratch(RNNModelScratch):
+    """Exercise 2 (no seed code): an ``nn.Embedding`` in place of the one-hot input; its weight
+    is the last entry of ``params``."""
+
+    def __init__(self, vocab_size, num_hiddens, device, get_params, init_state, forward_fn):
+        super().__init__(vocab_size, num_hiddens, device, get_params, init_state, forward_fn)
+        self.embedding = nn.Embedding.from_pretrained(self.params[-1], freeze=False)
+        self.params[-1] = self.embedding.weight
+
+    def __call__(self, X, state):
+        return self.forward_fn(self.embedding(X.T), state, self.params[:-1])
+
+
+def scratch_model(params, forward_fn=None, embedded=False):
+    """:class:`RNNModelScratch` with ``params`` (``W_xh, W_hh, b_h, W_hq, b_q``) as weights;
+    with ``embedded`` the last entry of ``params`` is an embedding ``(vocab, dim)``."""
+    forward_fn = forward_fn or rnn  # looked up now, so a test can patch rnn
+
     def given_params(vocab_size, num_hiddens, device):
         return [tensor(p).requires_grad_(True) for p in params]
-    return RNNModelScratch(*params[0].shape, device, given_params, init_rnn_state, rnn)
+    if embedded:
+        return EmbeddingRNNScratch(params[-1].shape[0], params[0].shape[1], device, given_params,
+                                   init_rnn_state, forward_fn)
+    return RNNModelScratch(*params[0].shape, device, given_params, init_rnn_state, forward_fn)
 
 
 def predict_ch8(prefix, num_preds, net, vocab, device):
@@ -183,11 +213,14 @@ def seq_data_iter_sequential(corpus, batch_size, num_steps):
         yield X, Y
 
 
-def train_epoch_ch8(net, train_iter, loss, updater, device, use_random_iter):
-    state, losses = None, []
+def train_epoch_ch8(net, train_iter, loss, updater, device, use_random_iter, theta=1, detach=True):
+    # parity: theta=None skips clipping (exercise 4); detach=False (exercise 5) re-runs the
+    # epoch's earlier minibatches from the initial state with the current weights, so the loss
+    # of minibatch k is differentiated through minibatches 1..k (the d2l chapter always detaches)
+    state, losses, history = None, [], []
     loss_sum, num_tokens = 0.0, 0
     for X, Y in train_iter:
-        if state is None or use_random_iter:
+        if state is None or use_random_iter or not detach:
             state = net.begin_state(batch_size=X.shape[0], device=device)
         else:
             if isinstance(net, nn.Module) and not isinstance(state, tuple):
@@ -195,6 +228,10 @@ def train_epoch_ch8(net, train_iter, loss, updater, device, use_random_iter):
             else:
                 for s in state:
                     s.detach_()
+        for earlier in history:
+            _, state = net(earlier.to(device), state)
+        if not detach:
+            history.append(X)
         y = Y.T.reshape(-1)
         X, y = X.to(device), y.to(device)
         y_hat, state = net(X, state)
@@ -202,11 +239,13 @@ def train_epoch_ch8(net, train_iter, loss, updater, device, use_random_iter):
         if isinstance(updater, torch.optim.Optimizer):
             updater.zero_grad()
             l.backward()
-            grad_clipping(net, 1)
+            if theta is not None:
+                grad_clipping(net, theta)
             updater.step()
         else:
             l.backward()
-            grad_clipping(net, 1)
+            if theta is not None:
+                grad_clipping(net, theta)
             updater(batch_size=1)
         losses.append(l.item())
         loss_sum, num_tokens = loss_sum + l.item() * y.numel(), num_tokens + y.numel()
@@ -236,6 +275,19 @@ class RNNModel(nn.Module):
                            device=device, dtype=self.linear.weight.dtype)
 
 
+class EmbeddingRNNModel(RNNModel):
+    """Exercise 2 (no seed code): :class:`RNNModel` fed from an ``nn.Embedding`` (registered last,
+    as in Gluon) instead of one-hot rows."""
+
+    def __init__(self, rnn_layer, vocab_size, embedding, **kwargs):
+        super().__init__(rnn_layer, vocab_size, **kwargs)
+        self.embedding = nn.Embedding(vocab_size, embedding)
+
+    def forward(self, inputs, state):
+        Y, state = self.rnn(self.embedding(inputs.T.long()), state)
+        return self.linear(Y.reshape((-1, Y.shape[-1]))), state
+
+
 def from_gluon_rnn(vocab_size, activation, gluon_params):
     """An :class:`RNNModel` over ``nn.RNN`` holding the weights of ``gluon_d2l.RNNModel``.
 
@@ -246,5 +298,9 @@ def from_gluon_rnn(vocab_size, activation, gluon_params):
     defaults to ReLU, PyTorch's to tanh, so ``activation`` is passed explicitly.
     """
     num_hiddens = gluon_params[1].shape[0]
+    if len(gluon_params) == 7:  # parity: RNNModel(embedding=DIM), its embedding weight last
+        embedding = gluon_params[-1].shape[1]
+        layer = nn.RNN(embedding, num_hiddens, nonlinearity=activation)
+        return load(EmbeddingRNNModel(layer, vocab_size, embedding), gluon_params)
     layer = nn.RNN(vocab_size, num_hiddens, nonlinearity=activation)
     return load(RNNModel(layer, vocab_size), gluon_params)
