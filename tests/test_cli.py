@@ -533,3 +533,19 @@ def test_the_installed_entry_points_name_the_parity_commands():
         assert {'parity', 'bench'} <= set(found)
         for name in ('parity', 'bench'):
             assert callable(found[name].load())
+
+
+def test_a_full_disk_while_training_is_one_line_and_leaves_no_partial_file(tmp_path, monkeypatch, capsys):
+    import errno
+    from gluon_d2l.program import rundir
+
+    def full(self, row):
+        raise OSError(errno.ENOSPC, 'No space left on device')
+    monkeypatch.setattr(rundir.RunDir, 'append_metric', full)
+    out = tmp_path / 'run'
+    assert exit_status(TRAIN + ['--out', str(out)]) == 1
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err[-1] == f'gluon-d2l: error: --out {out}: No space left on device', err
+    leftovers = [p.name for p in out.rglob('*') if p.name.startswith('.') and p.name != '.gluon-d2l-run']
+    assert leftovers == [] and not (out / 'params.npz').exists()
+    assert (out / 'perplexity.png').read_bytes()[:4] == b'\x89PNG'

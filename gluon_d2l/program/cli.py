@@ -329,6 +329,9 @@ def _main(argv):
                          if part)
         print(f'gluon-d2l: error: {where + ": " if where else ""}{err.strerror or err}', file=sys.stderr)
         return 1
+    except KeyboardInterrupt:
+        print('\ngluon-d2l: interrupted', file=sys.stderr)
+        return EXIT_INTERRUPTED
 
 
 if __name__ == '__main__':
