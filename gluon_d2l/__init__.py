@@ -26,7 +26,7 @@ from .devices import num_gpus, try_all_gpus, try_gpu  # noqa: E402
 from .layers import (CenteredLayer, FourierHalfLayer, HybridCenteredLayer, MyDense,  # noqa: E402
                      TensorReductionLayer)
 from .models import (HybridRNNScratch, RNNModel, RNNModelScratch, get_params, init_rnn_state,  # noqa: E402
-                  rnn)
+                     rnn)
 from .training import (grad_clipping, predict_ch8, sgd, train_ch8, train_epoch_ch8)  # noqa: E402
 from .aliases import *  # noqa: E402,F401,F403  (d2l's array aliases: ones, reshape, size, ...)
 from .aliases import ALIASES  # noqa: E402
