@@ -16,8 +16,10 @@ pytestmark = pytest.mark.parity
 REFERENCES = ('torch', 'tensorflow', 'jax')
 # Left out: rnn_init compares the statistics of a seeded draw, not given weights; the ReLU concise cases
 # carry MXNet's float32 rounding inside its float64 rnn_relu kernel (pinned by its own test), and random
-# weights let ReLU activations grow until that rounding exceeds any fixed absolute tolerance.
-EXCLUDED = {'rnn_init', 'concise_rnn', 'concise_rnn_step'}
+# weights let ReLU activations grow until that rounding exceeds any fixed absolute tolerance;
+# train_epoch_no_clip's inputs are chosen so that clipping would act (the case asserts it), which
+# random weights need not satisfy.
+EXCLUDED = {'rnn_init', 'concise_rnn', 'concise_rnn_step', 'train_epoch_no_clip'}
 CASES = [case for case in harness.discover()
          if not hasattr(case.module, 'corpus_inputs') and case.name not in EXCLUDED]
 
