@@ -1,0 +1,1141 @@
+"""The ONNX target: a hybridized Gluon block (legacy or NumPy mode) as an ``onnx.ModelProto``.
+
+:func:`to_onnx` traces the block (``graph.py``), runs MXNet once on the example inputs to learn
+every intermediate's shape and dtype, and emits each node through its converter, one small
+entry per MXNet operator in the registry (``@converter(..., target='onnx')``). Converters take
+``(ctx, node, *inputs)`` where the inputs are ONNX value names and ``ctx`` is the
+:class:`Exporter` (``ctx.op``, ``ctx.const``, ``ctx.shape``...), and return the node's visible
+outputs. Every value the graph computes is named after MXNet's own name for it
+(``dense0_fwd_output``), so :func:`compare` can locate the first node where the two disagree.
+
+The model is checked when it is made: ``onnx.checker.check_model(full_check=True)``, strict
+shape inference whose output shapes must agree with MXNet's, graph inputs and outputs named after
+the block's, weights as initializers and a symbolic batch axis on every input.
+"""
+import dataclasses
+import json
+import os
+
+import numpy
+
+from .graph import PortError, flatten, trace
+from .registry import converter, lookup
+
+__all__ = ['to_onnx', 'compare', 'Exporter', 'OPSET', 'OPSETS', 'Report']
+
+OPSET = 18
+OPSETS = range(13, 22)
+BATCH = 'batch'
+
+_MX_DTYPES = {'float16': numpy.float16, 'float32': numpy.float32, 'float64': numpy.float64,
+              'uint8': numpy.uint8, 'int8': numpy.int8, 'int32': numpy.int32, 'int64': numpy.int64,
+              'bool': numpy.bool_}
+
+
+def _onnx():
+    try:
+        import onnx
+        import onnx.checker  # noqa: F401
+        import onnx.numpy_helper  # noqa: F401
+        import onnx.shape_inference  # noqa: F401
+    except ImportError as err:
+        raise ImportError('the ONNX target needs the onnx package: pip install "gluon-d2l[onnx]"') from err
+    return onnx
+
+
+def _elem_type(dtype):
+    onnx = _onnx()
+    return onnx.helper.np_dtype_to_tensor_dtype(numpy.dtype(dtype))
+
+
+# --- the exporter handed to every converter --------------------------------------------------
+
+class Exporter:
+    """Collects the ONNX nodes and initializers while converters run.
+
+    ``op(type, inputs, **attrs)`` adds a node (returns its output name, or names if
+    ``outputs=n``); ``const(value, dtype)`` an initializer; ``shape(v)``/``dtype(v)`` are the
+    static shape and dtype MXNet computed for the value on the example inputs (``None`` for a
+    value made inside a converter); ``value(v)`` the NumPy array of a weight, else ``None``.
+    """
+
+    def __init__(self, opset):
+        self.opset = opset
+        self.nodes, self.initializers = [], []
+        self.shapes, self.dtypes, self.weights = {}, {}, {}
+        self._count = 0
+
+    def fresh(self, hint):
+        self._count += 1
+        return f'{hint}__{self._count}'
+
+    def op(self, op_type, inputs, outputs=1, **attrs):
+        onnx = _onnx()
+        names = [self.fresh(op_type.lower()) for _ in range(outputs)]
+        self.nodes.append(onnx.helper.make_node(op_type, list(inputs), names, name=self.fresh(op_type), **attrs))
+        return names[0] if outputs == 1 else names
+
+    def const(self, value, dtype, hint='const'):
+        onnx = _onnx()
+        array = numpy.asarray(value, dtype=dtype)
+        name = self.fresh(hint)
+        self.initializers.append(onnx.numpy_helper.from_array(array, name))
+        self.weights[name] = array
+        return name
+
+    def ints(self, values):
+        return self.const(list(values), numpy.int64, 'ints')
+
+    def scalar(self, value, like):
+        """A rank-0 constant of ``value`` in the dtype of value ``like``."""
+        return self.const(value, self.dtype(like), 'scalar')
+
+    def shape(self, value):
+        return self.shapes.get(value)
+
+    def rank(self, value):
+        return len(self.shapes[value])
+
+    def dtype(self, value):
+        return self.dtypes.get(value, numpy.dtype(numpy.float32))
+
+    def value(self, value):
+        return self.weights.get(value)
+
+    # opset-dependent helpers (13..21)
+    def reduce(self, op_type, x, axes, keepdims):
+        """``op_type`` (ReduceMean, ReduceSum, ...) over ``axes`` (``None``: all)."""
+        if axes is None:
+            return self.op(op_type, [x], keepdims=int(keepdims))
+        if op_type == 'ReduceSum' or self.opset >= 18:
+            return self.op(op_type, [x, self.ints(axes)], keepdims=int(keepdims))
+        return self.op(op_type, [x], axes=list(axes), keepdims=int(keepdims))
+
+    def unsqueeze(self, x, axes):
+        return self.op('Unsqueeze', [x, self.ints(axes)])
+
+    def squeeze(self, x, axes=None):
+        return self.op('Squeeze', [x] if axes is None else [x, self.ints(axes)])
+
+    def slice(self, x, starts, ends, axes, steps=None):
+        inputs = [x, self.ints(starts), self.ints(ends), self.ints(axes)]
+        if steps is not None:
+            inputs.append(self.ints(steps))
+        return self.op('Slice', inputs)
+
+    def reshape(self, x, shape):
+        return self.op('Reshape', [x, self.ints(shape)])
+
+    def transpose(self, x, perm):
+        return self.op('Transpose', [x], perm=list(perm))
+
+
+# --- conversion ------------------------------------------------------------------------------
+
+def _internal_names(graph, symbol):
+    """``(node index, output index) -> MXNet's name of that value`` (the visible outputs)."""
+    names = symbol.get_internals().list_outputs()
+    mapping, k = {}, 0
+    for i, node in enumerate(graph.nodes):
+        if node.op == 'null':
+            k += 1
+            continue
+        j = 0
+        while k < len(names) and names[k].startswith(node.name + '_'):
+            nxt = graph.nodes[i + 1] if i + 1 < len(graph.nodes) else None
+            if nxt is not None and nxt.op == 'null' and names[k] == nxt.name:
+                break
+            mapping[(i, j)] = names[k]
+            j, k = j + 1, k + 1
+    return mapping
+
+
+def _evaluate(block, graph, flat_inputs):
+    """Every visible intermediate of the block's graph on ``flat_inputs``, by MXNet's value name.
+
+    why not block(*inputs): that returns only the outputs; binding the symbol's internals
+    gives every node's value, which is what locates a wrong converter.
+    """
+    import mxnet as mx
+    symbol = block._cached_graph[1]
+    internals = symbol.get_internals()
+    mapping = _internal_names(graph, symbol)
+    wanted = sorted(set(mapping.values()), key=internals.list_outputs().index)
+    group = mx.sym.Group([internals[name] for name in wanted])
+    values = dict(graph.params)
+    for name, array in zip(graph.inputs, flat_inputs):
+        values[graph.input_nodes.get(name, name)] = numpy.asarray(array)
+    args = {k: mx.nd.array(values[k], dtype=values[k].dtype) for k in group.list_arguments()}
+    aux = {k: mx.nd.array(values[k], dtype=values[k].dtype) for k in group.list_auxiliary_states()}
+    # the MKLDNN subgraph backend fuses conv+relu and then reports the fused value as the
+    # convolution's output: the intermediates are read from the plain graph
+    saved = os.environ.get('MXNET_SUBGRAPH_BACKEND')
+    os.environ['MXNET_SUBGRAPH_BACKEND'] = 'NONE'
+    try:
+        executor = group.bind(mx.cpu(), args=args, aux_states=aux, grad_req='null')
+        outputs = executor.forward(is_train=False)
+    finally:
+        if saved is None:
+            del os.environ['MXNET_SUBGRAPH_BACKEND']
+        else:
+            os.environ['MXNET_SUBGRAPH_BACKEND'] = saved
+    return mapping, dict(zip(wanted, (o.asnumpy() for o in outputs)))
+
+
+def _numpy(array):
+    import mxnet as mx
+    if isinstance(array, (mx.nd.NDArray, mx.np.ndarray)):
+        return array.asnumpy()
+    return numpy.asarray(array)
+
+
+def _batch_axes(graph, flat, batch_axes):
+    if batch_axes is not None:
+        if len(batch_axes) != len(flat):
+            raise PortError(f'batch_axes has {len(batch_axes)} entries for {len(flat)} inputs {graph.inputs}')
+        return list(batch_axes)
+    if not flat or not flat[0].shape:
+        return [None] * len(flat)
+    size = flat[0].shape[0]
+    axes = []
+    for array in flat:
+        axes.append(next((a for a in range(min(array.ndim, 2)) if array.shape[a] == size), None))
+    return axes
+
+
+def to_onnx(block, *example_inputs, opset=OPSET, batch_axes=None, check=True):
+    """``block`` (a Gluon HybridBlock) as an ``onnx.ModelProto`` with its weights as initializers.
+
+    ``example_inputs`` are what the block is called with (nested lists for RNN states).
+    ``batch_axes`` gives each flat input's batch axis (``None``: static); by default axis 0 of
+    the first input, and for the others the first of axes 0, 1 of the same size (axis 1 for an
+    RNN state). ``opset`` is 13..21 (default 18). With ``check`` (default) the model is
+    verified as the module docstring says, else returned unchecked.
+    """
+    onnx = _onnx()
+    if not isinstance(opset, int) or isinstance(opset, bool) or opset not in OPSETS:
+        raise ValueError(f'opset must be an integer from {OPSETS.start} to {OPSETS.stop - 1}, got {opset!r}')
+    graph = trace(block, *example_inputs)
+    flat = [_numpy(a) for a in flatten(list(example_inputs))[0]]
+    if len(flat) != len(graph.inputs):
+        raise PortError(f'{type(block).__name__} graph takes inputs {graph.inputs}, got {len(flat)} arrays: '
+                        f'pass every input (an RNN layer also its begin_state)')
+    mapping, values = _evaluate(block, graph, flat)
+    axes = _batch_axes(graph, flat, batch_axes)
+
+    ex = Exporter(opset)
+    names = {}  # (node index, output index) -> ONNX value name
+    inputs_proto = []
+    for name, array, axis in zip(graph.inputs, flat, axes):
+        dims = [BATCH if a == axis else d for a, d in enumerate(array.shape)]
+        inputs_proto.append(onnx.helper.make_tensor_value_info(name, _elem_type(array.dtype), dims))
+        ex.shapes[name], ex.dtypes[name] = array.shape, array.dtype
+    for name, array in graph.params.items():
+        ex.initializers.append(onnx.numpy_helper.from_array(array, name))
+        ex.shapes[name], ex.dtypes[name], ex.weights[name] = array.shape, array.dtype, array
+    for key, name in mapping.items():
+        ex.shapes[name], ex.dtypes[name] = values[name].shape, values[name].dtype
+
+    for i, node in enumerate(graph.nodes):
+        if node.op == 'null':
+            names[(i, 0)] = node.name
+            continue
+        fn = lookup('onnx', node.op, node.name)
+        start = len(ex.nodes)
+        ins = []
+        for src, out in node.inputs:
+            if (src, out) not in names:
+                raise PortError(f'node {node.name!r} ({node.op}) reads output {out} of {graph.nodes[src].name!r}, '
+                                f'which MXNet does not expose')
+            ins.append(names[(src, out)])
+        try:
+            result = fn(ex, node, *ins)
+        except PortError as err:
+            raise PortError(f'node {node.name!r} ({node.op}): {err}') from None
+        results = list(result) if isinstance(result, (list, tuple)) else [result]
+        for j, value in enumerate(results):
+            target = mapping.get((i, j))
+            if target is None:
+                names[(i, j)] = value
+                continue
+            names[(i, j)] = _rename(ex, start, value, target)
+    outputs_proto = []
+    for src, out in graph.outputs:
+        name = names[(src, out)]
+        if name in graph.inputs or name in graph.params:
+            name = _rename(ex, len(ex.nodes), name, mapping.get((src, out), name + '_output'))
+        outputs_proto.append(onnx.helper.make_tensor_value_info(name, _elem_type(ex.dtype(name)), None))
+
+    used = {i for n in ex.nodes for i in n.input} | {o.name for o in outputs_proto}
+    initializers = [t for t in ex.initializers if t.name in used]
+    model = onnx.helper.make_model(
+        onnx.helper.make_graph(ex.nodes, type(block).__name__, inputs_proto, outputs_proto, initializers),
+        opset_imports=[onnx.helper.make_opsetid('', opset)], producer_name='gluon_d2l.parity.port')
+    model.ir_version = min(model.ir_version, 10)  # what onnxruntime reads today
+    model.metadata_props.add(key='gluon_d2l.in_format', value=json.dumps(graph.in_format))
+    model.metadata_props.add(key='gluon_d2l.out_format', value=json.dumps(graph.out_format))
+    if check:
+        model = check_model(model, {o.name: ex.shape(o.name) for o in outputs_proto},
+                            {i.name: a for i, a in zip(inputs_proto, axes)})
+    return model
+
+
+def _rename(ex, start, value, target):
+    """Give ``value`` the name ``target``: rename it if a node from ``start`` on made it, else copy it."""
+    made = [n for n in ex.nodes[start:] if value in n.output]
+    if not made:
+        ex.nodes.append(_onnx().helper.make_node('Identity', [value], [target], name=ex.fresh('Identity')))
+    else:
+        for n in ex.nodes[start:]:
+            n.output[:] = [target if o == value else o for o in n.output]
+            n.input[:] = [target if o == value else o for o in n.input]
+    ex.shapes.setdefault(target, ex.shapes.get(value))
+    ex.dtypes.setdefault(target, ex.dtype(value))
+    return target
+
+
+def check_model(model, expected_shapes, batch_axes=None):
+    """``onnx.checker.check_model(full_check=True)``, strict shape inference, and the inferred output
+    shapes against MXNet's (a symbolic batch dimension matches any size). Returns the model with
+    the inferred output shapes filled in; raises ``PortError`` naming the output otherwise."""
+    onnx = _onnx()
+    try:
+        inferred = onnx.shape_inference.infer_shapes(model, check_type=True, strict_mode=True, data_prop=True)
+        outputs = {o.name: o for o in inferred.graph.output}
+        for out in model.graph.output:  # the inferred shapes (a symbolic batch kept symbolic)
+            if outputs.get(out.name) is not None and outputs[out.name].type.tensor_type.HasField('shape'):
+                out.CopyFrom(outputs[out.name])
+            elif not out.type.tensor_type.HasField('shape'):
+                want = expected_shapes.get(out.name) or ()
+                out.type.tensor_type.shape.dim.extend(
+                    onnx.TensorShapeProto.Dimension(dim_param=f'{out.name}_{k}') for k in range(len(want)))
+        onnx.checker.check_model(model, full_check=True)
+    except (onnx.checker.ValidationError, onnx.shape_inference.InferenceError) as err:
+        raise PortError(f'the exported model fails the ONNX checker: {str(err).splitlines()[0]}') from None
+    names = {i.name for i in model.graph.initializer}
+    leaked = [i.name for i in model.graph.input if i.name in names]
+    if leaked:
+        raise PortError(f'weights {leaked[:3]} are graph inputs, not initializers')
+    for out in inferred.graph.output:
+        want = expected_shapes.get(out.name)
+        if want is None or not out.type.tensor_type.HasField('shape'):
+            continue
+        dims = out.type.tensor_type.shape.dim
+        got = [d.dim_value if d.HasField('dim_value') else d.dim_param or '?' for d in dims]
+        bad = len(got) != len(want) or any(isinstance(g, int) and g != w for g, w in zip(got, want))
+        if bad:
+            raise PortError(f'output {out.name!r}: ONNX infers shape {got}, MXNet computes {list(want)}')
+    return model
+
+
+# --- compare ---------------------------------------------------------------------------------
+
+@dataclasses.dataclass
+class Row:
+    name: str
+    max_abs: float
+    scale: float
+    ok: bool
+
+    @property
+    def rel(self):
+        return self.max_abs / self.scale if self.scale else self.max_abs
+
+
+@dataclasses.dataclass
+class Report:
+    """Output by output: the largest absolute difference relative to the largest |MXNet output|.
+    ``first_bad_node``: the first node in graph order whose value disagrees (the culprit)."""
+    runtime: str
+    dtype: str
+    tolerance: float
+    rows: list
+    first_bad_node: str = None
+
+    @property
+    def ok(self):
+        return all(r.ok for r in self.rows)
+
+    @property
+    def worst(self):
+        return max(self.rows, key=lambda r: r.rel)
+
+    def __bool__(self):
+        return self.ok
+
+    def __str__(self):
+        lines = [f'{self.runtime} {self.dtype} (tolerance {self.tolerance:.0e} relative to the largest output):']
+        for r in self.rows:
+            lines.append(f'  {"ok  " if r.ok else "FAIL"} {r.name}: max |diff| {r.max_abs:.3e}, relative {r.rel:.3e}')
+        if self.first_bad_node:
+            lines.append(f'  first node that disagrees: {self.first_bad_node}')
+        return '\n'.join(lines)
+
+
+TOLERANCES = {'float32': 1e-5, 'float64': 1e-10}
+
+
+def run(onnx_model, *inputs, runtime=None, outputs=None):
+    """Run ``onnx_model`` on the block-style ``inputs``; ``runtime`` 'onnxruntime' or 'reference'
+    (default: onnxruntime, the reference evaluator for float64). Returns ``{output name: array}``."""
+    flat = [_numpy(a) for a in flatten(list(inputs))[0]]
+    names = [i.name for i in onnx_model.graph.input]
+    if len(flat) != len(names):
+        raise PortError(f'the model takes {len(names)} inputs {names}, got {len(flat)}')
+    feeds = dict(zip(names, flat))
+    if runtime is None:
+        runtime = 'reference' if any(a.dtype == numpy.float64 for a in flat) else 'onnxruntime'
+    if runtime == 'onnxruntime':
+        import onnxruntime
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.graph_optimization_level = onnxruntime.GraphOptimizationLevel.ORT_DISABLE_ALL
+        session = onnxruntime.InferenceSession(onnx_model.SerializeToString(), options,
+                                               providers=['CPUExecutionProvider'])
+        wanted = outputs or [o.name for o in session.get_outputs()]
+        return dict(zip(wanted, session.run(wanted, feeds)))
+    if runtime == 'reference':
+        from onnx.reference import ReferenceEvaluator
+        evaluator = ReferenceEvaluator(onnx_model)
+        wanted = outputs or [o.name for o in onnx_model.graph.output]
+        return dict(zip(wanted, evaluator.run(wanted, feeds)))
+    raise ValueError(f"runtime must be 'onnxruntime' or 'reference', got {runtime!r}")
+
+
+def _with_all_outputs(onnx_model, names):
+    """A copy of the model that also outputs the values ``names`` (to locate a disagreement)."""
+    onnx = _onnx()
+    model = onnx.ModelProto()
+    model.CopyFrom(onnx_model)
+    have = {o.name for o in model.graph.output}
+    produced = {o for n in model.graph.node for o in n.output}
+    for name in names:
+        if name in produced and name not in have:
+            model.graph.output.append(onnx.helper.make_empty_tensor_value_info(name))
+    return model
+
+
+def compare(block, onnx_model, *inputs, runtime=None, tolerance=None):
+    """Run ``block`` (MXNet, inference mode) and ``onnx_model`` on ``inputs`` and report output by
+    output (forward only: ONNX has no gradients). If an output disagrees, every intermediate is
+    compared too and the first node (in graph order) that disagrees is named."""
+    flat = [_numpy(a) for a in flatten(list(inputs))[0]]
+    graph = trace(block, *inputs)
+    mapping, expected = _evaluate(block, graph, flat)
+    dtype = str(next((a.dtype for a in flat if a.dtype.kind == 'f'), numpy.dtype(numpy.float32)))
+    tol = tolerance if tolerance is not None else TOLERANCES.get(dtype, 1e-5)
+    runtime = runtime or ('reference' if dtype == 'float64' else 'onnxruntime')
+    got = run(onnx_model, *inputs, runtime=runtime)
+    outputs = _block_outputs(block, graph, inputs)
+    if len(outputs) != len(got):
+        raise PortError(f'the block returns {len(outputs)} outputs, the ONNX model {len(got)}')
+    rows = [_row(name, want, value, tol) for (name, value), want in zip(got.items(), outputs)]
+    report = Report(runtime, dtype, tol, rows)
+    if not report.ok:
+        order = [mapping[k] for k in sorted(mapping)]
+        allout = run(_with_all_outputs(onnx_model, order), *inputs, runtime=runtime)
+        for i, j in sorted(mapping):
+            name = mapping[(i, j)]
+            if name in allout and not _row(name, expected[name], allout[name], tol).ok:
+                node = graph.nodes[i]
+                report.first_bad_node = f'{node.name} ({node.op})'
+                break
+    return report
+
+
+def _block_outputs(block, graph, inputs):
+    """The block's own outputs (inference mode), flattened."""
+    import mxnet as mx
+    from .graph import mode, regroup, to_mxnet
+    flat, fmt = flatten(list(inputs))
+    with mode(graph.numpy_mode), mx.autograd.predict_mode():
+        result = block(*regroup([to_mxnet(_numpy(a), graph.numpy_mode) for a in flat], fmt))
+    return [_numpy(o) for o in flatten(result)[0]]
+
+
+def _row(name, want, got, tol):
+    if want is None:
+        return Row(name, float('inf'), 1.0, False)
+    got = numpy.asarray(got)
+    if got.shape != want.shape:
+        return Row(name + f' (shape {got.shape} vs {want.shape})', float('inf'), 1.0, False)
+    if want.dtype.kind not in 'fc':
+        diff = float(numpy.abs(got.astype(numpy.float64) - want.astype(numpy.float64)).max(initial=0))
+        return Row(name, diff, 1.0, diff == 0)
+    diff = numpy.abs(got.astype(numpy.float64) - want.astype(numpy.float64))
+    if not numpy.all(numpy.isfinite(diff)):
+        return Row(name, float('inf'), 1.0, False)
+    scale = max(float(numpy.abs(want).max(initial=0)), 1e-30)
+    max_abs = float(diff.max(initial=0))
+    return Row(name, max_abs, scale, max_abs <= tol * scale)
+
+
+# --- converters ------------------------------------------------------------------------------
+# One entry per MXNet operator (legacy names and NumPy-mode names). Each returns the node's
+# visible outputs as ONNX value names.
+
+def _ax(axis, rank):
+    return axis + rank if axis < 0 else axis
+
+
+@converter('Dropout', '_npx_dropout', 'BlockGrad', 'stop_gradient', '_copy', '_np_copy', 'identity',
+           'make_loss', target='onnx')
+def identity(ctx, node, x, *rest):
+    return ctx.op('Identity', [x])
+
+
+def _unary(onnx_op):
+    def convert(ctx, node, x):
+        return ctx.op(onnx_op, [x])
+    convert.__name__ = onnx_op.lower()
+    return convert
+
+
+for _ops, _onnx_op in [
+        (('relu', '_npx_relu'), 'Relu'), (('sigmoid', '_npx_sigmoid'), 'Sigmoid'),
+        (('tanh', '_npi_tanh'), 'Tanh'), (('exp', '_npi_exp'), 'Exp'), (('log', '_npi_log'), 'Log'),
+        (('sqrt', '_npi_sqrt'), 'Sqrt'), (('abs', '_npi_absolute', '_npi_abs'), 'Abs'),
+        (('negative', '_npi_negative'), 'Neg'), (('erf', '_npx_erf'), 'Erf'), (('sin', '_npi_sin'), 'Sin'),
+        (('cos', '_npi_cos'), 'Cos'), (('floor', '_npi_floor'), 'Floor'), (('ceil', '_npi_ceil'), 'Ceil'),
+        (('sign', '_npi_sign'), 'Sign'), (('reciprocal', '_npi_reciprocal'), 'Reciprocal'),
+        (('Flatten', 'flatten', '_npx_batch_flatten'), None)]:
+    if _onnx_op:
+        converter(*_ops, target='onnx')(_unary(_onnx_op))
+
+
+@converter('Flatten', 'flatten', '_npx_batch_flatten', target='onnx')
+def flatten_(ctx, node, x):
+    return ctx.op('Flatten', [x], axis=1)
+
+
+@converter('square', '_npi_square', target='onnx')
+def square(ctx, node, x):
+    return ctx.op('Mul', [x, x])
+
+
+@converter('rsqrt', target='onnx')
+def rsqrt(ctx, node, x):
+    return ctx.op('Reciprocal', [ctx.op('Sqrt', [x])])
+
+
+_ACTIVATIONS = {'relu': 'Relu', 'sigmoid': 'Sigmoid', 'tanh': 'Tanh', 'softrelu': 'Softplus',
+                'softsign': 'Softsign'}
+
+
+@converter('Activation', '_npx_activation', target='onnx')
+def activation(ctx, node, x):
+    kind = node.attrs.str('act_type')
+    if kind in _ACTIVATIONS:
+        return ctx.op(_ACTIVATIONS[kind], [x])
+    if kind == 'log_sigmoid':
+        return ctx.op('Neg', [ctx.op('Softplus', [ctx.op('Neg', [x])])])
+    if kind == 'mish':
+        return ctx.op('Mul', [x, ctx.op('Tanh', [ctx.op('Softplus', [x])])])
+    raise PortError(f'act_type {kind!r} has no ONNX mapping')
+
+
+def _exact32(value):
+    return float(numpy.float32(value)) == float(value)
+
+
+@converter('LeakyReLU', '_npx_leaky_relu', target='onnx')
+def leaky_relu(ctx, node, x, gamma=None):
+    kind = node.attrs.str('act_type', 'leaky')
+    slope = node.attrs.float('slope', 0.25)
+    zero = ctx.scalar(0, x)
+    if kind == 'rrelu':  # inference: the mean of the sampling range
+        kind, slope = 'leaky', (node.attrs.float('lower_bound', 0.125) + node.attrs.float('upper_bound', 0.334)) / 2
+    if kind == 'leaky':
+        if _exact32(slope):
+            return ctx.op('LeakyRelu', [x], alpha=slope)
+        # a float attribute is float32: in float64 the slope is a constant of the model's dtype
+        return ctx.op('Where', [ctx.op('Less', [x, zero]), ctx.op('Mul', [x, ctx.scalar(slope, x)]), x])
+    if kind == 'prelu':
+        rank = ctx.rank(x)
+        g = gamma
+        if ctx.shape(gamma) not in ((1,), ()) and rank > 2:
+            g = ctx.reshape(gamma, [-1] + [1] * (rank - 2))
+        return ctx.op('PRelu', [x, g])
+    if kind in ('elu', 'selu'):
+        if kind == 'selu':
+            alpha, scale = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
+        else:
+            alpha, scale = slope, 1.0
+        neg = ctx.op('Mul', [ctx.scalar(alpha, x), ctx.op('Sub', [ctx.op('Exp', [x]), ctx.scalar(1, x)])])
+        out = ctx.op('Where', [ctx.op('Greater', [x, zero]), x, neg])
+        return out if scale == 1.0 else ctx.op('Mul', [out, ctx.scalar(scale, x)])
+    if kind == 'gelu':  # MXNet's gelu is the erf form
+        cdf = ctx.op('Add', [ctx.scalar(1, x), ctx.op('Erf', [ctx.op('Mul', [x, ctx.scalar(0.5 ** 0.5, x)])])])
+        return ctx.op('Mul', [ctx.op('Mul', [x, cdf]), ctx.scalar(0.5, x)])
+    raise PortError(f'LeakyReLU act_type {kind!r} has no ONNX mapping')
+
+
+@converter('hard_sigmoid', target='onnx')
+def hard_sigmoid(ctx, node, x):
+    alpha, beta = node.attrs.float('alpha', 0.2), node.attrs.float('beta', 0.5)
+    y = ctx.op('Add', [ctx.op('Mul', [x, ctx.scalar(alpha, x)]), ctx.scalar(beta, x)])
+    return ctx.op('Clip', [y, ctx.scalar(0, x), ctx.scalar(1, x)])
+
+
+@converter('clip', '_npi_clip', target='onnx')
+def clip(ctx, node, x):
+    lo, hi = node.attrs.optional('a_min'), node.attrs.optional('a_max')
+    return ctx.op('Clip', [x, '' if lo is None else ctx.scalar(lo, x), '' if hi is None else ctx.scalar(hi, x)])
+
+
+# elementwise arithmetic: same-shape (elemwise_*), broadcasting (broadcast_*, _npi_*) and scalar forms
+
+_BINARY = {
+    'Add': ('elemwise_add', 'broadcast_add', 'broadcast_plus', '_npi_add', '_plus', '_Plus'),
+    'Sub': ('elemwise_sub', 'broadcast_sub', 'broadcast_minus', '_npi_subtract', '_minus', '_Minus'),
+    'Mul': ('elemwise_mul', 'broadcast_mul', '_npi_multiply', '_mul', '_Mul'),
+    'Div': ('elemwise_div', 'broadcast_div', '_npi_true_divide', '_div', '_Div'),
+    'Pow': ('broadcast_power', '_npi_power', '_power', '_Power'),
+    'Max': ('broadcast_maximum', '_npi_maximum', '_maximum', '_Maximum'),
+    'Min': ('broadcast_minimum', '_npi_minimum', '_minimum', '_Minimum'),
+}
+
+
+def _binary(onnx_op):
+    def convert(ctx, node, a, b):
+        return ctx.op(onnx_op, [a, b])
+    convert.__name__ = f'binary_{onnx_op.lower()}'
+    return convert
+
+
+for _onnx_op, _ops in _BINARY.items():
+    converter(*_ops, target='onnx')(_binary(_onnx_op))
+
+_SCALAR = {  # MXNet op -> (ONNX op, scalar on the left)
+    '_plus_scalar': ('Add', False), '_npi_add_scalar': ('Add', False),
+    '_minus_scalar': ('Sub', False), '_npi_subtract_scalar': ('Sub', False),
+    '_rminus_scalar': ('Sub', True), '_npi_rsubtract_scalar': ('Sub', True),
+    '_mul_scalar': ('Mul', False), '_npi_multiply_scalar': ('Mul', False),
+    '_div_scalar': ('Div', False), '_npi_true_divide_scalar': ('Div', False),
+    '_rdiv_scalar': ('Div', True), '_npi_rtrue_divide_scalar': ('Div', True),
+    '_power_scalar': ('Pow', False), '_npi_power_scalar': ('Pow', False),
+    '_rpower_scalar': ('Pow', True), '_npi_rpower_scalar': ('Pow', True),
+    '_maximum_scalar': ('Max', False), '_npi_maximum_scalar': ('Max', False),
+    '_minimum_scalar': ('Min', False), '_npi_minimum_scalar': ('Min', False),
+}
+
+
+def _scalar_op(onnx_op, left):
+    def convert(ctx, node, x):
+        s = ctx.scalar(node.attrs.float('scalar'), x)
+        return ctx.op(onnx_op, [s, x] if left else [x, s])
+    convert.__name__ = f'scalar_{onnx_op.lower()}'
+    return convert
+
+
+for _op, (_onnx_op, _left) in _SCALAR.items():
+    converter(_op, target='onnx')(_scalar_op(_onnx_op, _left))
+
+
+@converter('ElementWiseSum', 'add_n', target='onnx')
+def add_n(ctx, node, *xs):
+    return ctx.op('Sum', list(xs))
+
+
+# layers
+
+@converter('FullyConnected', '_npx_fully_connected', target='onnx')
+def fully_connected(ctx, node, x, weight, bias=None):
+    if node.attrs.bool('flatten', True):
+        if ctx.rank(x) != 2:
+            x = ctx.op('Flatten', [x], axis=1)
+        return ctx.op('Gemm', [x, weight] + ([bias] if bias else []), transB=1)
+    y = ctx.op('MatMul', [x, ctx.transpose(weight, (1, 0))])
+    return ctx.op('Add', [y, bias]) if bias else y
+
+
+def _spatial(node, key, n, default):
+    value = node.attrs.tuple(key) or ()
+    return list(value) if value else [default] * n
+
+
+def _check_layout(node, rank):
+    layout = node.attrs.str('layout')
+    if layout not in (None, 'NCW', 'NCHW', 'NCDHW'):
+        raise PortError(f'layout {layout!r}: only channels-first layouts map to ONNX')
+
+
+@converter('Convolution', '_npx_convolution', target='onnx')
+def convolution(ctx, node, x, weight, bias=None):
+    _check_layout(node, ctx.rank(x))
+    kernel = list(node.attrs.tuple('kernel'))
+    n = len(kernel)
+    pad = _spatial(node, 'pad', n, 0)
+    return ctx.op('Conv', [x, weight] + ([bias] if bias and not node.attrs.bool('no_bias') else []),
+                  kernel_shape=kernel, strides=_spatial(node, 'stride', n, 1), dilations=_spatial(node, 'dilate', n, 1),
+                  pads=pad + pad, group=node.attrs.int('num_group', 1))
+
+
+@converter('Deconvolution', '_npx_deconvolution', target='onnx')
+def deconvolution(ctx, node, x, weight, bias=None):
+    _check_layout(node, ctx.rank(x))
+    if node.attrs.tuple('target_shape'):
+        raise PortError('Deconvolution target_shape is not supported; give pad and adj instead')
+    kernel = list(node.attrs.tuple('kernel'))
+    n = len(kernel)
+    pad = _spatial(node, 'pad', n, 0)
+    return ctx.op('ConvTranspose', [x, weight] + ([bias] if bias and not node.attrs.bool('no_bias', True) else []),
+                  kernel_shape=kernel, strides=_spatial(node, 'stride', n, 1),
+                  dilations=_spatial(node, 'dilate', n, 1), pads=pad + pad,
+                  output_padding=_spatial(node, 'adj', n, 0), group=node.attrs.int('num_group', 1))
+
+
+@converter('Pooling', '_npx_pooling', target='onnx')
+def pooling(ctx, node, x):
+    _check_layout(node, ctx.rank(x))
+    kind = node.attrs.str('pool_type', 'max')
+    if node.attrs.bool('global_pool'):
+        if kind == 'max':
+            return ctx.op('GlobalMaxPool', [x])
+        if kind in ('avg', 'sum'):
+            y = ctx.op('GlobalAveragePool', [x])
+            if kind == 'sum':
+                y = ctx.op('Mul', [y, ctx.scalar(int(numpy.prod(ctx.shape(x)[2:])), x)])
+            return y
+        raise PortError(f'global pool_type {kind!r} has no ONNX mapping')
+    kernel = list(node.attrs.tuple('kernel'))
+    n = len(kernel)
+    pad = _spatial(node, 'pad', n, 0)
+    convention = node.attrs.str('pooling_convention', 'valid')
+    if convention not in ('valid', 'full'):
+        raise PortError(f'pooling_convention {convention!r} has no ONNX mapping')
+    common = dict(kernel_shape=kernel, strides=_spatial(node, 'stride', n, 1), pads=pad + pad,
+                  ceil_mode=int(convention == 'full'))
+    if kind == 'max':
+        return ctx.op('MaxPool', [x], **common)
+    if kind in ('avg', 'sum'):
+        include = node.attrs.bool('count_include_pad', True) or kind == 'sum'
+        y = ctx.op('AveragePool', [x], count_include_pad=int(include), **common)
+        return y if kind == 'avg' else ctx.op('Mul', [y, ctx.scalar(int(numpy.prod(kernel)), x)])
+    if kind == 'lp':
+        return ctx.op('LpPool', [x], p=node.attrs.int('p_value', 2),
+                      **{k: v for k, v in common.items() if k != 'ceil_mode' or ctx.opset >= 18})
+    raise PortError(f'pool_type {kind!r} has no ONNX mapping')
+
+
+def _channel_shape(ctx, x, axis, v):
+    """Reshape a per-channel vector ``v`` to broadcast along ``axis`` of ``x``."""
+    rank = ctx.rank(x)
+    axis = _ax(axis, rank)
+    if axis == rank - 1:
+        return v
+    return ctx.reshape(v, [-1] + [1] * (rank - 1 - axis))
+
+
+@converter('BatchNorm', '_npx_batch_norm', target='onnx')
+def batch_norm(ctx, node, x, gamma, beta, mean, var):
+    """Inference-mode BatchNorm with the running statistics; ``fix_gamma`` means gamma is 1."""
+    eps = node.attrs.float('eps', 1e-3)
+    axis = _ax(node.attrs.int('axis', 1), ctx.rank(x))
+    if node.attrs.bool('fix_gamma', True):
+        gamma = ctx.const(numpy.ones(ctx.shape(gamma)), ctx.dtype(x), 'ones')
+    if axis == 1 and _exact32(eps):
+        return ctx.op('BatchNormalization', [x, gamma, beta, mean, var], epsilon=eps)
+    # another channel axis (or an eps float32 cannot hold): the same affine map written out
+    scale = ctx.op('Div', [gamma, ctx.op('Sqrt', [ctx.op('Add', [var, ctx.scalar(eps, x)])])])
+    shift = ctx.op('Sub', [beta, ctx.op('Mul', [mean, scale])])
+    return ctx.op('Add', [ctx.op('Mul', [x, _channel_shape(ctx, x, axis, scale)]), _channel_shape(ctx, x, axis, shift)])
+
+
+@converter('LayerNorm', '_npx_layer_norm', target='onnx')
+def layer_norm(ctx, node, x, gamma, beta):
+    eps = node.attrs.float('eps', 1e-5)
+    axis = _ax(node.attrs.int('axis', -1), ctx.rank(x))
+    if axis == ctx.rank(x) - 1 and ctx.opset >= 17:
+        return ctx.op('LayerNormalization', [x, gamma, beta], axis=-1, epsilon=eps)
+    mean = ctx.reduce('ReduceMean', x, [axis], True)
+    d = ctx.op('Sub', [x, mean])
+    var = ctx.reduce('ReduceMean', ctx.op('Mul', [d, d]), [axis], True)
+    y = ctx.op('Div', [d, ctx.op('Sqrt', [ctx.op('Add', [var, ctx.scalar(eps, x)])])])
+    return ctx.op('Add', [ctx.op('Mul', [y, _channel_shape(ctx, x, axis, gamma)]), _channel_shape(ctx, x, axis, beta)])
+
+
+@converter('InstanceNorm', target='onnx')
+def instance_norm(ctx, node, x, gamma, beta):
+    return ctx.op('InstanceNormalization', [x, gamma, beta], epsilon=node.attrs.float('eps', 1e-3))
+
+
+@converter('Embedding', '_npx_embedding', target='onnx')
+def embedding(ctx, node, indices, weight):
+    return ctx.op('Gather', [weight, ctx.op('Cast', [indices], to=_elem_type(numpy.int64))], axis=0)
+
+
+@converter('one_hot', '_npx_one_hot', target='onnx')
+def one_hot(ctx, node, indices):
+    dtype = _MX_DTYPES[node.attrs.str('dtype', 'float32')]
+    values = ctx.const([node.attrs.float('off_value', 0.0), node.attrs.float('on_value', 1.0)], dtype, 'onoff')
+    depth = ctx.const(node.attrs.int('depth'), numpy.int64, 'depth')
+    return ctx.op('OneHot', [ctx.op('Cast', [indices], to=_elem_type(numpy.int64)), depth, values], axis=-1)
+
+
+@converter('Cast', 'cast', '_npi_cast', '_npx_cast', 'amp_cast', target='onnx')
+def cast(ctx, node, x):
+    return ctx.op('Cast', [x], to=_elem_type(_MX_DTYPES[node.attrs.str('dtype')]))
+
+
+# softmax family
+
+def _softmax(onnx_op):
+    def convert(ctx, node, x, *length):
+        if node.attrs.bool('use_length'):
+            raise PortError('softmax use_length is not supported')
+        t = node.attrs.optional('temperature')
+        if t not in (None, 1, 1.0):
+            x = ctx.op('Div', [x, ctx.scalar(t, x)])
+        return ctx.op(onnx_op, [x], axis=node.attrs.int('axis', -1))
+    return convert
+
+
+converter('softmax', '_npx_softmax', target='onnx')(_softmax('Softmax'))
+converter('log_softmax', '_npx_log_softmax', target='onnx')(_softmax('LogSoftmax'))
+
+
+@converter('SoftmaxActivation', target='onnx')
+def softmax_activation(ctx, node, x):
+    if node.attrs.str('mode', 'instance') == 'channel':
+        return ctx.op('Softmax', [x], axis=1)
+    return ctx.op('Softmax', [ctx.op('Flatten', [x], axis=1)], axis=1) if ctx.rank(x) > 2 else \
+        ctx.op('Softmax', [x], axis=1)
+
+
+# products
+
+@converter('dot', '_np_dot', target='onnx')
+def dot(ctx, node, a, b):
+    if node.attrs.bool('transpose_a'):
+        a = ctx.transpose(a, list(range(ctx.rank(a)))[::-1])
+    if node.attrs.bool('transpose_b'):
+        b = ctx.transpose(b, list(range(ctx.rank(b)))[::-1])
+    if ctx.rank(b) > 2:
+        raise PortError('dot with a right operand of rank > 2 is not supported (use batch_dot or matmul)')
+    return ctx.op('MatMul', [a, b])
+
+
+@converter('batch_dot', '_npx_batch_dot', target='onnx')
+def batch_dot(ctx, node, a, b):
+    for flag, name in (('transpose_a', 'a'), ('transpose_b', 'b')):
+        if node.attrs.bool(flag):
+            v = a if name == 'a' else b
+            r = ctx.rank(v)
+            v = ctx.transpose(v, list(range(r - 2)) + [r - 1, r - 2])
+            a, b = (v, b) if name == 'a' else (a, v)
+    return ctx.op('MatMul', [a, b])
+
+
+@converter('_npi_matmul', target='onnx')
+def matmul(ctx, node, a, b):
+    return ctx.op('MatMul', [a, b])
+
+
+# reductions
+
+def _reduction(onnx_op):
+    def convert(ctx, node, x):
+        rank = ctx.rank(x)
+        axes = node.attrs.axes('axis')
+        if axes == ():
+            axes = None
+        if axes is not None:
+            axes = sorted(_ax(a, rank) for a in axes)
+        if node.attrs.bool('exclude'):
+            axes = [a for a in range(rank) if a not in (axes or [])]
+        y = ctx.reduce(onnx_op, x, axes, node.attrs.bool('keepdims'))
+        if node.attrs.optional('initial') not in (None,):
+            raise PortError('a reduction with initial= is not supported')
+        return y
+    convert.__name__ = onnx_op.lower()
+    return convert
+
+
+for _ops, _onnx_op in [(('sum', '_np_sum', 'sum_axis'), 'ReduceSum'), (('mean', '_npi_mean'), 'ReduceMean'),
+                       (('max', '_np_max', 'max_axis', '_np_amax'), 'ReduceMax'),
+                       (('min', '_np_min', 'min_axis', '_np_amin'), 'ReduceMin'), (('prod', '_np_prod'), 'ReduceProd')]:
+    converter(*_ops, target='onnx')(_reduction(_onnx_op))
+
+
+# shapes
+
+@converter('transpose', '_np_transpose', target='onnx')
+def transpose(ctx, node, x):
+    rank = ctx.rank(x)
+    axes = node.attrs.tuple('axes')
+    perm = list(range(rank))[::-1] if not axes else [_ax(a, rank) for a in axes]
+    return ctx.transpose(x, perm)
+
+
+@converter('SwapAxis', 'swapaxes', '_npi_swapaxes', target='onnx')
+def swap_axes(ctx, node, x):
+    rank = ctx.rank(x)
+    a, b = _ax(node.attrs.int('dim1', 0), rank), _ax(node.attrs.int('dim2', 0), rank)
+    perm = list(range(rank))
+    perm[a], perm[b] = perm[b], perm[a]
+    return ctx.transpose(x, perm)
+
+
+@converter('expand_dims', '_npi_expand_dims', target='onnx')
+def expand_dims(ctx, node, x):
+    return ctx.unsqueeze(x, [_ax(node.attrs.int('axis'), ctx.rank(x) + 1)])
+
+
+@converter('squeeze', '_np_squeeze', target='onnx')
+def squeeze(ctx, node, x):
+    axes = node.attrs.axes('axis')
+    if axes is None:
+        axes = [a for a, d in enumerate(ctx.shape(x)) if d == 1]
+    return ctx.squeeze(x, [_ax(a, ctx.rank(x)) for a in axes])
+
+
+@converter('Concat', 'concat', '_npi_concatenate', '_rnn_param_concat', '_npi_rnn_param_concat', target='onnx')
+def concat(ctx, node, *xs):
+    default = 0 if node.op.startswith('_np') else 1
+    axis = node.attrs.int('axis', node.attrs.int('dim', default))
+    return ctx.op('Concat', list(xs), axis=_ax(axis, ctx.rank(xs[0])))
+
+
+@converter('stack', '_npi_stack', target='onnx')
+def stack(ctx, node, *xs):
+    axis = _ax(node.attrs.int('axis', 0), ctx.rank(xs[0]) + 1)
+    return ctx.op('Concat', [ctx.unsqueeze(x, [axis]) for x in xs], axis=axis)
+
+
+def _sizes(total, node):
+    """Split sizes of SliceChannel/split (num_outputs) or _split_v2/_npi_split (indices/sections)."""
+    sections = node.attrs.int('sections', 0) or node.attrs.int('num_outputs', 0)
+    if sections:
+        return [total // sections] * sections
+    cuts = [0] + list(node.attrs.tuple('indices')) + [total]
+    cuts = [c for c in cuts if c is not None]
+    return [b - a for a, b in zip(cuts, cuts[1:]) if True][1 if cuts[1:2] == [0] else 0:]
+
+
+@converter('SliceChannel', 'split', '_split_v2', '_npi_split', target='onnx')
+def split(ctx, node, x):
+    rank = ctx.rank(x)
+    default = 0 if node.op == '_npi_split' else 1
+    axis = _ax(node.attrs.int('axis', default), rank)
+    sizes = _sizes(ctx.shape(x)[axis], node)
+    outs = ctx.op('Split', [x, ctx.ints(sizes)], outputs=len(sizes), axis=axis)
+    outs = outs if isinstance(outs, list) else [outs]
+    if node.attrs.bool('squeeze_axis'):
+        outs = [ctx.squeeze(o, [axis]) for o in outs]
+    return outs
+
+
+@converter('slice', '_npi_slice', '_npx_slice', 'crop', target='onnx')
+def slice_(ctx, node, x):
+    shape = ctx.shape(x)
+    begin, end = node.attrs.tuple('begin'), node.attrs.tuple('end')
+    step = node.attrs.tuple('step') or ()
+    starts, ends, axes, steps = [], [], [], []
+    big = numpy.iinfo(numpy.int64).max
+    for a, b in enumerate(begin):
+        s = step[a] if a < len(step) and step[a] is not None else 1
+        e = end[a] if a < len(end) else None
+        starts.append((0 if s > 0 else -1) if b is None else b)
+        ends.append((big if s > 0 else -big) if e is None else e)
+        axes.append(a)
+        steps.append(s)
+    del shape
+    return ctx.slice(x, starts, ends, axes, steps)
+
+
+@converter('slice_axis', target='onnx')
+def slice_axis(ctx, node, x):
+    end = node.attrs.optional('end')
+    big = numpy.iinfo(numpy.int64).max
+    return ctx.slice(x, [node.attrs.int('begin')], [big if end is None else end],
+                     [_ax(node.attrs.int('axis'), ctx.rank(x))])
+
+
+def _reshape_plan(shape, spec, kind, reverse):
+    """MXNet reshape codes -> output dims as ``int`` (constant), ``-1`` (infer) or a tuple of
+    input dims whose product it is (so the batch dimension stays symbolic)."""
+    shape = list(shape)
+    spec = list(spec)
+    if reverse:
+        shape, spec = shape[::-1], spec[::-1]
+    out = []
+    if kind == 'np':
+        out = [(-1 if s == -1 else s) for s in spec]
+    else:
+        codes = {'copy': 0, 'rest': -2, 'merge': -3, 'split': -4} if kind == 'legacy' else \
+            {'copy': -2, 'drop': -3, 'rest': -4, 'merge': -5, 'split': -6}
+        i = j = 0
+        while j < len(spec):
+            s = spec[j]
+            if s == codes['copy']:
+                out.append((i,))
+                i += 1
+            elif s == -1:
+                out.append(-1)
+                i += 1
+            elif s == codes['rest']:
+                out.extend((k,) for k in range(i, len(shape)))
+                i = len(shape)
+            elif s == codes['merge']:
+                out.append((i, i + 1))
+                i += 2
+            elif s == codes['split']:
+                a, b = spec[j + 1], spec[j + 2]
+                if a == -1:
+                    a = shape[i] // b
+                out.extend([a, b if b != -1 else shape[i] // a])
+                i += 1
+                j += 2
+            elif s == codes.get('drop'):
+                i += 1
+            else:
+                out.append(s)
+                i += 1
+            j += 1
+    if reverse:
+        n = len(shape)
+        out = [tuple(n - 1 - k for k in d) if isinstance(d, tuple) else d for d in out[::-1]]
+    return out
+
+
+def _reshape(ctx, node, x, kind):
+    spec = node.attrs.tuple('newshape') or node.attrs.tuple('shape')
+    plan = _reshape_plan(ctx.shape(x), spec, kind, node.attrs.bool('reverse'))
+    if all(not isinstance(d, tuple) or d == (i,) for i, d in enumerate(plan)):
+        return ctx.reshape(x, [0 if isinstance(d, tuple) else d for d in plan])
+    shape = ctx.op('Shape', [x])
+    parts = []
+    for d in plan:
+        if isinstance(d, tuple):
+            dims = ctx.op('Gather', [shape, ctx.ints(list(d))], axis=0)
+            parts.append(dims if len(d) == 1 else ctx.reduce('ReduceProd', dims, [0], True))
+        else:
+            parts.append(ctx.ints([d]))
+    return ctx.op('Reshape', [x, ctx.op('Concat', parts, axis=0)])
+
+
+@converter('Reshape', 'reshape', target='onnx')
+def reshape_legacy(ctx, node, x):
+    return _reshape(ctx, node, x, 'legacy')
+
+
+@converter('_np_reshape', '_npi_reshape', target='onnx')
+def reshape_np(ctx, node, x):
+    return _reshape(ctx, node, x, 'np')
+
+
+@converter('_npx_reshape', target='onnx')
+def reshape_npx(ctx, node, x):
+    return _reshape(ctx, node, x, 'npx')
+
+
+# constants shaped like an input (zeros_like, ones_like, full_like) and static ones
+
+def _full_like(ctx, node, x, fill):
+    dtype = node.attrs.str('dtype')
+    dtype = ctx.dtype(x) if dtype in (None, 'None') else _MX_DTYPES[dtype]
+    value = _onnx().numpy_helper.from_array(numpy.array([fill], dtype=dtype))
+    return ctx.op('ConstantOfShape', [ctx.op('Shape', [x])], value=value)
+
+
+@converter('zeros_like', target='onnx')
+def zeros_like(ctx, node, x):
+    return _full_like(ctx, node, x, 0)
+
+
+@converter('ones_like', target='onnx')
+def ones_like(ctx, node, x):
+    return _full_like(ctx, node, x, 1)
+
+
+@converter('_npi_full_like', target='onnx')
+def full_like(ctx, node, x):
+    return _full_like(ctx, node, x, node.attrs.float('fill_value'))
+
+
+@converter('_zeros', '_npi_zeros', '_ones', '_npi_ones', '_full', '_npi_full', target='onnx')
+def full(ctx, node):
+    fill = 0.0 if 'zeros' in node.op else 1.0 if 'ones' in node.op else node.attrs.float('value')
+    dtype = _MX_DTYPES[node.attrs.str('dtype', 'float32')]
+    return ctx.op('Identity', [ctx.const(numpy.full(node.attrs.tuple('shape'), fill, dtype), dtype, 'full')])
+
+
+@converter('where', '_npi_where', target='onnx')
+def where(ctx, node, condition, x, y):
+    return ctx.op('Where', [ctx.op('Cast', [condition], to=_elem_type(numpy.bool_)), x, y])
+
+
+# the fused RNN operator
+
+_GATES = {'rnn_relu': 1, 'rnn_tanh': 1, 'lstm': 4, 'gru': 3}
+#: MXNet gate order -> ONNX gate order: LSTM i,f,g,o -> i,o,f,c; GRU r,z,n -> z,r,h
+GATE_ORDER = {'lstm': [0, 3, 1, 2], 'gru': [1, 0, 2], 'rnn_relu': [0], 'rnn_tanh': [0]}
+
+
+@converter('RNN', '_npx_rnn', target='onnx')
+def rnn(ctx, node, x, params, h0, *rest):
+    """MXNet's fused RNN (TNC, several layers, both directions) as one ONNX LSTM/GRU/RNN node per
+    layer. The flat parameter vector (all i2h/h2h weights layer by layer and direction by
+    direction, then all biases in the same order) is cut and its gates reordered in the graph."""
+    a = node.attrs
+    mode = a.str('mode')
+    if a.bool('use_sequence_length'):
+        raise PortError('RNN use_sequence_length is not supported')
+    if a.optional('projection_size') is not None:
+        raise PortError('LSTM projection_size is not supported')
+    if a.optional('lstm_state_clip_min') is not None or a.optional('lstm_state_clip_max') is not None:
+        raise PortError('LSTM state clipping is not supported')
+    hidden, layers = a.int('state_size'), a.int('num_layers', 1)
+    dirs = 2 if a.bool('bidirectional') else 1
+    gates = _GATES[mode]
+    c0 = rest[0] if mode == 'lstm' else None
+    gh = gates * hidden
+    order = ctx.ints(GATE_ORDER[mode])
+    in_size = ctx.shape(x)[2]
+
+    offset = [0]
+
+    def take(cols):
+        """The next ``gates*hidden x cols`` block (``cols=0``: a bias), gates in ONNX order."""
+        start = offset[0]
+        offset[0] += gh * (cols or 1)
+        piece = ctx.slice(params, [start], [offset[0]], [0])
+        piece = ctx.reshape(piece, [gates, hidden] + ([cols] if cols else []))
+        piece = ctx.op('Gather', [piece, order], axis=0)
+        return ctx.reshape(piece, [1, gh] + ([cols] if cols else []))
+
+    weights = []
+    for layer in range(layers):
+        cols = in_size if layer == 0 else hidden * dirs
+        weights.append([(take(cols), take(hidden)) for _ in range(dirs)])
+    biases = [[(take(0), take(0)) for _ in range(dirs)] for _ in range(layers)]
+    onnx_op = {'lstm': 'LSTM', 'gru': 'GRU'}.get(mode, 'RNN')
+    extra = {}
+    if mode == 'gru':
+        extra['linear_before_reset'] = 1
+    if mode.startswith('rnn_'):
+        extra['activations'] = ['Relu' if mode == 'rnn_relu' else 'Tanh'] * dirs
+    hs, cs = [], []
+    y = x
+    for layer in range(layers):
+        W = ctx.op('Concat', [w for w, _ in weights[layer]], axis=0) if dirs > 1 else weights[layer][0][0]
+        R = ctx.op('Concat', [r for _, r in weights[layer]], axis=0) if dirs > 1 else weights[layer][0][1]
+        B = ctx.op('Concat', [ctx.op('Concat', [wb, rb], axis=1) for wb, rb in biases[layer]], axis=0)
+        h = ctx.slice(h0, [layer * dirs], [(layer + 1) * dirs], [0])
+        inputs = [y, W, R, B, '', h]
+        if mode == 'lstm':
+            inputs.append(ctx.slice(c0, [layer * dirs], [(layer + 1) * dirs], [0]))
+        outs = ctx.op(onnx_op, inputs, outputs=3 if mode == 'lstm' else 2, hidden_size=hidden,
+                      direction='bidirectional' if dirs == 2 else 'forward', **extra)
+        # Y: (T, dirs, N, H) -> (T, N, dirs * H)
+        y = ctx.reshape(ctx.transpose(outs[0], (0, 2, 1, 3)), [0, 0, -1])
+        hs.append(outs[1])
+        if mode == 'lstm':
+            cs.append(outs[2])
+    results = [y]
+    if a.bool('state_outputs'):
+        results.append(ctx.op('Concat', hs, axis=0) if layers > 1 else ctx.op('Identity', [hs[0]]))
+        if mode == 'lstm':
+            results.append(ctx.op('Concat', cs, axis=0) if layers > 1 else ctx.op('Identity', [cs[0]]))
+    return results
