@@ -133,9 +133,11 @@ class Exporter:
 # --- conversion ------------------------------------------------------------------------------
 
 def _internal_names(graph, symbol):
-    """``(node index, output index) -> MXNet's name of that value`` (the visible outputs)."""
+    """``(node index, output index) -> (position among the symbol's internals, unique name)``
+    for every visible output; the name is MXNet's (``dense0_fwd_output``), suffixed ``_1``,
+    ``_2``... when a block called twice gives two nodes the same name."""
     names = symbol.get_internals().list_outputs()
-    mapping, k = {}, 0
+    mapping, seen, k = {}, {}, 0
     for i, node in enumerate(graph.nodes):
         if node.op == 'null':
             k += 1
@@ -145,13 +147,16 @@ def _internal_names(graph, symbol):
             nxt = graph.nodes[i + 1] if i + 1 < len(graph.nodes) else None
             if nxt is not None and nxt.op == 'null' and names[k] == nxt.name:
                 break
-            mapping[(i, j)] = names[k]
+            count = seen.get(names[k], 0)
+            seen[names[k]] = count + 1
+            mapping[(i, j)] = (k, names[k] if not count else f'{names[k]}_{count}')
             j, k = j + 1, k + 1
     return mapping
 
 
 def _evaluate(block, graph, flat_inputs):
-    """Every visible intermediate of the block's graph on ``flat_inputs``, by MXNet's value name.
+    """Every visible intermediate of the block's graph on ``flat_inputs``: ``(mapping, values)``
+    with ``mapping`` ``(node index, output index) -> value name`` and ``values`` by that name.
 
     why not block(*inputs): that returns only the outputs; binding the symbol's internals
     gives every node's value, which is what locates a wrong converter.
@@ -159,9 +164,9 @@ def _evaluate(block, graph, flat_inputs):
     import mxnet as mx
     symbol = block._cached_graph[1]
     internals = symbol.get_internals()
-    mapping = _internal_names(graph, symbol)
-    wanted = sorted(set(mapping.values()), key=internals.list_outputs().index)
-    group = mx.sym.Group([internals[name] for name in wanted])
+    found = _internal_names(graph, symbol)
+    keys = sorted(found, key=lambda key: found[key][0])
+    group = mx.sym.Group([internals[found[key][0]] for key in keys])
     values = dict(graph.params)
     for name, array in zip(graph.inputs, flat_inputs):
         values[graph.input_nodes.get(name, name)] = numpy.asarray(array)
@@ -179,7 +184,8 @@ def _evaluate(block, graph, flat_inputs):
             del os.environ['MXNET_SUBGRAPH_BACKEND']
         else:
             os.environ['MXNET_SUBGRAPH_BACKEND'] = saved
-    return mapping, dict(zip(wanted, (o.asnumpy() for o in outputs)))
+    mapping = {key: found[key][1] for key in keys}
+    return mapping, {mapping[key]: o.asnumpy() for key, o in zip(keys, outputs)}
 
 
 def _numpy(array):
@@ -396,10 +402,22 @@ def run(onnx_model, *inputs, runtime=None, outputs=None):
         return dict(zip(wanted, session.run(wanted, feeds)))
     if runtime == 'reference':
         from onnx.reference import ReferenceEvaluator
-        evaluator = ReferenceEvaluator(onnx_model)
+        evaluator = ReferenceEvaluator(onnx_model, new_ops=_reference_ops())
         wanted = outputs or [o.name for o in onnx_model.graph.output]
         return dict(zip(wanted, evaluator.run(wanted, feeds)))
     raise ValueError(f"runtime must be 'onnxruntime' or 'reference', got {runtime!r}")
+
+
+def _reference_ops():
+    """Operators the reference evaluator lacks: its RNN knows only Tanh (MXNet's rnn_relu needs Relu)."""
+    from onnx.reference.ops.op_rnn import RNN_14
+
+    class RNN(RNN_14):
+        def choose_act(self, name, alpha, beta):
+            if name in ('Relu', 'relu'):
+                return lambda x: numpy.maximum(x, 0)
+            return super().choose_act(name, alpha, beta)
+    return [RNN]
 
 
 def _with_all_outputs(onnx_model, names):
@@ -542,14 +560,10 @@ def _exact32(value):
 def leaky_relu(ctx, node, x, gamma=None):
     kind = node.attrs.str('act_type', 'leaky')
     slope = node.attrs.float('slope', 0.25)
-    zero = ctx.scalar(0, x)
     if kind == 'rrelu':  # inference: the mean of the sampling range
         kind, slope = 'leaky', (node.attrs.float('lower_bound', 0.125) + node.attrs.float('upper_bound', 0.334)) / 2
-    if kind == 'leaky':
-        if _exact32(slope):
-            return ctx.op('LeakyRelu', [x], alpha=slope)
-        # a float attribute is float32: in float64 the slope is a constant of the model's dtype
-        return ctx.op('Where', [ctx.op('Less', [x, zero]), ctx.op('Mul', [x, ctx.scalar(slope, x)]), x])
+    if kind == 'leaky':  # MXNet's slope is a float32 parameter, as ONNX's alpha
+        return ctx.op('LeakyRelu', [x], alpha=slope)
     if kind == 'prelu':
         rank = ctx.rank(x)
         g = gamma
@@ -560,9 +574,9 @@ def leaky_relu(ctx, node, x, gamma=None):
         if kind == 'selu':
             alpha, scale = 1.6732632423543772848170429916717, 1.0507009873554804934193349852946
         else:
-            alpha, scale = slope, 1.0
+            alpha, scale = float(numpy.float32(slope)), 1.0
         neg = ctx.op('Mul', [ctx.scalar(alpha, x), ctx.op('Sub', [ctx.op('Exp', [x]), ctx.scalar(1, x)])])
-        out = ctx.op('Where', [ctx.op('Greater', [x, zero]), x, neg])
+        out = ctx.op('Where', [ctx.op('Greater', [x, ctx.scalar(0, x)]), x, neg])
         return out if scale == 1.0 else ctx.op('Mul', [out, ctx.scalar(scale, x)])
     if kind == 'gelu':  # MXNet's gelu is the erf form
         cdf = ctx.op('Add', [ctx.scalar(1, x), ctx.op('Erf', [ctx.op('Mul', [x, ctx.scalar(0.5 ** 0.5, x)])])])
@@ -572,14 +586,16 @@ def leaky_relu(ctx, node, x, gamma=None):
 
 @converter('hard_sigmoid', target='onnx')
 def hard_sigmoid(ctx, node, x):
-    alpha, beta = node.attrs.float('alpha', 0.2), node.attrs.float('beta', 0.5)
+    # MXNet holds alpha and beta (and clip's bounds) as float32 parameters
+    alpha, beta = (float(numpy.float32(node.attrs.float(k, d))) for k, d in (('alpha', 0.2), ('beta', 0.5)))
     y = ctx.op('Add', [ctx.op('Mul', [x, ctx.scalar(alpha, x)]), ctx.scalar(beta, x)])
     return ctx.op('Clip', [y, ctx.scalar(0, x), ctx.scalar(1, x)])
 
 
 @converter('clip', '_npi_clip', target='onnx')
 def clip(ctx, node, x):
-    lo, hi = node.attrs.optional('a_min'), node.attrs.optional('a_max')
+    lo, hi = (node.attrs.float(k) for k in ('a_min', 'a_max'))
+    lo, hi = (None if v is None else float(numpy.float32(v)) for v in (lo, hi))
     return ctx.op('Clip', [x, '' if lo is None else ctx.scalar(lo, x), '' if hi is None else ctx.scalar(hi, x)])
 
 
@@ -690,14 +706,12 @@ def pooling(ctx, node, x):
     _check_layout(node, ctx.rank(x))
     kind = node.attrs.str('pool_type', 'max')
     if node.attrs.bool('global_pool'):
-        if kind == 'max':
-            return ctx.op('GlobalMaxPool', [x])
-        if kind in ('avg', 'sum'):
-            y = ctx.op('GlobalAveragePool', [x])
-            if kind == 'sum':
-                y = ctx.op('Mul', [y, ctx.scalar(int(numpy.prod(ctx.shape(x)[2:])), x)])
-            return y
-        raise PortError(f'global pool_type {kind!r} has no ONNX mapping')
+        # why not GlobalMaxPool/GlobalAveragePool: the same values, but the reference evaluator
+        # (onnx 1.23) reduces the wrong axes for one spatial dimension (Conv1D nets)
+        onnx_op = {'max': 'ReduceMax', 'avg': 'ReduceMean', 'sum': 'ReduceSum'}.get(kind)
+        if onnx_op is None:
+            raise PortError(f'global pool_type {kind!r} has no ONNX mapping')
+        return ctx.reduce(onnx_op, x, list(range(2, ctx.rank(x))), True)
     kernel = list(node.attrs.tuple('kernel'))
     n = len(kernel)
     pad = _spatial(node, 'pad', n, 0)
@@ -708,14 +722,52 @@ def pooling(ctx, node, x):
                   ceil_mode=int(convention == 'full'))
     if kind == 'max':
         return ctx.op('MaxPool', [x], **common)
+    if kind == 'avg' and convention == 'full' and _partial_windows(ctx.shape(x)[2:], kernel, common['strides'], pad):
+        return _avg_pool_full(ctx, x, kernel, common['strides'], pad, node.attrs.bool('count_include_pad', True))
     if kind in ('avg', 'sum'):
         include = node.attrs.bool('count_include_pad', True) or kind == 'sum'
+        if not any(pad) and kind == 'avg':
+            # no padding: MXNet divides a window cut by the border ('full') by its in-bounds size,
+            # which is count_include_pad=0 (the reference evaluator reads 1 as the whole kernel)
+            include = False
         y = ctx.op('AveragePool', [x], count_include_pad=int(include), **common)
         return y if kind == 'avg' else ctx.op('Mul', [y, ctx.scalar(int(numpy.prod(kernel)), x)])
     if kind == 'lp':
         return ctx.op('LpPool', [x], p=node.attrs.int('p_value', 2),
                       **{k: v for k, v in common.items() if k != 'ceil_mode' or ctx.opset >= 18})
     raise PortError(f'pool_type {kind!r} has no ONNX mapping')
+
+
+def _partial_windows(spatial, kernel, strides, pad):
+    """Whether the 'full' convention adds windows that the border cuts (ceil over floor)."""
+    return any((n + 2 * p - k) % s for n, k, s, p in zip(spatial, kernel, strides, pad))
+
+
+def _avg_pool_full(ctx, x, kernel, strides, pad, include_pad):
+    """Average pooling, 'full' convention, with border-cut windows, written as a sum pool over an
+    explicitly padded input divided by each window's count (MXNet counts the positions inside
+    the padded input, or inside the input without ``count_include_pad``).
+
+    why not AveragePool(ceil_mode=1): onnxruntime agrees with MXNet, but the reference
+    evaluator (onnx 1.23) averages border-cut windows wrongly, and it is the float64 runtime.
+    """
+    spatial = ctx.shape(x)[2:]
+    extra, counts = [], []
+    for n, k, s, p in zip(spatial, kernel, strides, pad):
+        out = -(-(n + 2 * p - k) // s) + 1
+        e = (out - 1) * s + k - (n + 2 * p)
+        mask = numpy.concatenate([numpy.full(p, float(include_pad)), numpy.ones(n),
+                                  numpy.full(p, float(include_pad)), numpy.zeros(e)])
+        extra.append(e)
+        counts.append(numpy.array([mask[o * s:o * s + k].sum() for o in range(out)]))
+    count = counts[0]
+    for c in counts[1:]:
+        count = numpy.multiply.outer(count, c)
+    pads = [0, 0] + list(pad) + [0, 0] + [p + e for p, e in zip(pad, extra)]
+    padded = ctx.op('Pad', [x, ctx.ints(pads)], mode='constant')
+    mean = ctx.op('AveragePool', [padded], kernel_shape=list(kernel), strides=list(strides))
+    total = ctx.op('Mul', [mean, ctx.scalar(float(numpy.prod(kernel)), x)])
+    return ctx.op('Div', [total, ctx.const(count[None, None], ctx.dtype(x), 'window_count')])
 
 
 def _channel_shape(ctx, x, axis, v):
@@ -981,10 +1033,7 @@ def _reshape_plan(shape, spec, kind, reverse):
                 out.append((i, i + 1))
                 i += 2
             elif s == codes['split']:
-                a, b = spec[j + 1], spec[j + 2]
-                if a == -1:
-                    a = shape[i] // b
-                out.extend([a, b if b != -1 else shape[i] // a])
+                out.extend([spec[j + 1], spec[j + 2]])  # a -1 stays -1: ONNX infers it
                 i += 1
                 j += 2
             elif s == codes.get('drop'):

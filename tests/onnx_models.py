@@ -1,0 +1,423 @@
+"""Models the ONNX export is tested on: NumPy-mode custom HybridBlocks (the porting zoo's
+architectures) and legacy-mode image networks written like public Gluon model zoos (``F.*``).
+
+Each entry builds ``(block, example inputs)`` for a dtype; weights are random, BatchNorm running
+statistics are moved away from their initial values by a few training-mode passes.
+"""
+import mxnet as mx
+import numpy as onp
+from mxnet import autograd, gluon
+from mxnet.gluon import nn, rnn
+
+import gluon_d2l
+from parity.port.graph import mode
+
+BATCH = 3  # distinct from every other size below, so the batch axis is found unambiguously
+
+
+def _array(x, numpy_mode):
+    return (mx.np.array if numpy_mode else mx.nd.array)(x, dtype=x.dtype)
+
+
+def _prepare(net, inputs, dtype, numpy_mode, init=None, train_bn=False):
+    """Initialize, cast, randomize every parameter (gamma away from 1), warm BatchNorm statistics."""
+    rng = onp.random.RandomState(1)
+    with mode(numpy_mode):
+        net.initialize(init or mx.init.Xavier())
+        f32 = [x.astype(onp.float32) if isinstance(x, onp.ndarray) else [s.astype(onp.float32) for s in x]
+               for x in inputs]
+        net(*[_array(x, numpy_mode) if isinstance(x, onp.ndarray) else [_array(s, numpy_mode) for s in x]
+              for x in f32])  # deferred shapes, in float32 (MXNet's initializers are float32 only)
+        net.cast(dtype)
+        for name, p in net.collect_params().items():
+            shape = p.shape
+            if name.endswith(('running_var', 'moving_var')):
+                value = rng.uniform(0.5, 2.0, shape)
+            elif name.endswith(('running_mean', 'moving_mean')):
+                value = rng.normal(0, 0.5, shape)
+            elif name.endswith('gamma'):
+                value = rng.uniform(0.5, 1.5, shape)
+            else:
+                value = p.data().asnumpy() + rng.normal(0, 0.05, shape)
+            p.set_data(_array(value.astype(dtype), numpy_mode))
+        if train_bn:  # a few training-mode passes update the running statistics
+            for _ in range(3):
+                with autograd.record(train_mode=True):
+                    net(*[_array(rng.normal(1, 2, a.shape).astype(dtype), numpy_mode)
+                          if isinstance(a, onp.ndarray) else a for a in inputs])
+    return net
+
+
+def _inputs(rng, dtype, *shapes):
+    return [rng.normal(0, 1, s).astype(dtype) for s in shapes]
+
+
+def _tokens(rng, dtype, vocab, shape):
+    return rng.randint(0, vocab, shape).astype(dtype)
+
+
+# --- NumPy mode (the porting zoo) --------------------------------------------------------------
+
+class MLP(nn.HybridBlock):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.hidden = nn.Dense(16, activation='relu')
+        self.act = nn.Dense(12, activation='tanh')
+        self.center = gluon_d2l.HybridCenteredLayer()
+        self.out = nn.Dense(5)
+
+    def hybrid_forward(self, F, x):
+        return self.out(self.center(F.npx.sigmoid(self.act(self.hidden(x))) * 2 - 1))
+
+
+class LeNet(nn.HybridBlock):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.features = nn.HybridSequential()
+        self.features.add(nn.Conv2D(6, 5, padding=2, activation='sigmoid'), nn.AvgPool2D(2, 2),
+                          nn.Conv2D(16, 3, activation='sigmoid'), nn.MaxPool2D(2, 2))
+        self.head = nn.HybridSequential()
+        self.head.add(nn.Dense(32, activation='sigmoid'), nn.Dense(10))
+
+    def hybrid_forward(self, F, x):
+        return self.head(self.features(x))
+
+
+class TextCNN(nn.HybridBlock):
+    """Embedding, a transpose to channels-first, Conv1D, global max pooling, Dense."""
+
+    def __init__(self, vocab=20, **kwargs):
+        super().__init__(**kwargs)
+        self.embedding = nn.Embedding(vocab, 8)
+        self.conv3 = nn.Conv1D(6, 3, padding=1, activation='relu')
+        self.conv5 = nn.Conv1D(6, 5, padding=2, dilation=1, activation='relu')
+        self.pool = nn.GlobalMaxPool1D()
+        self.dropout = nn.Dropout(0.5)
+        self.out = nn.Dense(2)
+
+    def hybrid_forward(self, F, tokens):
+        x = F.np.transpose(self.embedding(tokens), (0, 2, 1))
+        feats = F.np.concatenate([self.pool(self.conv3(x)), self.pool(self.conv5(x))], axis=1)
+        return self.out(self.dropout(F.npx.reshape(feats, (-2, -2, -3))))
+
+
+class BNConvNet(nn.HybridBlock):
+    """Conv + BatchNorm (running statistics moved by training) + grouped/strided conv."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.c1 = nn.Conv2D(8, 3, padding=1)
+        self.bn1 = nn.BatchNorm()
+        self.c2 = nn.Conv2D(8, 3, strides=2, groups=2, padding=1)
+        self.bn2 = nn.BatchNorm(scale=False)  # fix_gamma
+        self.out = nn.Dense(4)
+
+    def hybrid_forward(self, F, x):
+        x = F.npx.relu(self.bn1(self.c1(x)))
+        x = F.npx.relu(self.bn2(self.c2(x)))
+        return self.out(x.mean(axis=(2, 3)))
+
+
+class LayerNormMLP(nn.HybridBlock):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.d1 = nn.Dense(16, flatten=False)
+        self.ln1 = nn.LayerNorm()
+        self.d2 = nn.Dense(6, flatten=False)
+        self.ln2 = nn.LayerNorm(axis=1)
+
+    def hybrid_forward(self, F, x):
+        h = self.ln1(F.npx.activation(self.d1(x), act_type='softrelu'))
+        return F.npx.log_softmax(self.ln2(self.d2(h)), axis=-1)
+
+
+class Attention(nn.HybridBlock):
+    """Scaled dot-product self-attention with npx.reshape codes, batch_dot, softmax, scalars."""
+
+    def __init__(self, heads=2, units=8, **kwargs):
+        super().__init__(**kwargs)
+        self.heads, self.units = heads, units
+        self.qkv = nn.Dense(3 * units, flatten=False)
+        self.proj = nn.Dense(units, flatten=False)
+
+    def hybrid_forward(self, F, x):
+        q, k, v = F.np.split(self.qkv(x), 3, axis=-1)
+
+        def heads(t):  # (N, T, H*D) -> (N*H, T, D)
+            t = F.npx.reshape(t, (-2, -2, self.heads, -1))
+            return F.npx.reshape(F.np.transpose(t, (0, 2, 1, 3)), (-5, -2, -2))
+        scores = F.npx.batch_dot(heads(q), heads(k), transpose_b=True) / (self.units // self.heads) ** 0.5
+        out = F.npx.batch_dot(F.npx.softmax(scores, axis=-1), heads(v))
+        out = F.npx.reshape(out, (-6, -1, self.heads, -2, -2))
+        out = F.npx.reshape(F.np.transpose(out, (0, 2, 1, 3)), (-2, -2, -5))
+        return self.proj(out) + x.sum(axis=-1, keepdims=True) * 0.1
+
+
+
+
+def _rnn_model(layer, vocab=10, steps=6):
+    def build(dtype, rng):
+        net = gluon_d2l.RNNModel(layer(), vocab)
+        tokens = _tokens(rng, dtype, vocab, (BATCH, steps))
+        state = [s.asnumpy().astype(dtype) + rng.normal(0, 0.3, s.shape).astype(dtype)
+                 for s in net.begin_state(batch_size=BATCH)]
+        return net, [tokens, state]
+    return build
+
+
+def _rnn_layer(make, steps=5, features=4, layout='TNC'):
+    def build(dtype, rng):
+        net = make()
+        x = rng.normal(0, 1, (steps, BATCH, features) if layout == 'TNC' else (BATCH, steps, features))
+        state = [s.asnumpy() + rng.normal(0, 0.3, s.shape) for s in net.begin_state(batch_size=BATCH)]
+        return net, [x.astype(dtype), [s.astype(dtype) for s in state]]
+    return build
+
+
+def _hybrid_scratch(dtype, rng):
+    net = gluon_d2l.HybridRNNScratch(10, 8)
+    return net, [_tokens(rng, dtype, 10, (BATCH, 6)), (rng.normal(0, 0.5, (BATCH, 8)).astype(dtype),)]
+
+
+def _simple(cls, *shapes):
+    def build(dtype, rng):
+        return cls(), _inputs(rng, dtype, *shapes)
+    return build
+
+
+def _text_cnn(dtype, rng):
+    return TextCNN(), [_tokens(rng, dtype, 20, (BATCH, 9))]
+
+
+NUMPY_ZOO = {
+    'mlp': _simple(MLP, (BATCH, 7)),
+    'lenet': _simple(LeNet, (BATCH, 1, 14, 14)),
+    'text_cnn': _text_cnn,
+    'batchnorm_cnn': _simple(BNConvNet, (BATCH, 2, 8, 8)),
+    'layernorm_mlp': _simple(LayerNormMLP, (BATCH, 4, 5)),
+    'attention': _simple(Attention, (BATCH, 5, 8)),
+    'tensor_reduction': _simple(lambda: gluon_d2l.TensorReductionLayer(4, 5), (BATCH, 5)),
+    'lstm_lm_2layer': _rnn_model(lambda: rnn.LSTM(8, num_layers=2)),
+    'gru_bidirectional_ntc': _rnn_layer(lambda: rnn.GRU(6, num_layers=2, bidirectional=True, layout='NTC',
+                                                        input_size=4), layout='NTC'),
+    'lstm_bidirectional_tnc': _rnn_layer(lambda: rnn.LSTM(5, num_layers=2, bidirectional=True, input_size=4)),
+    'rnn_tanh_deep': _rnn_layer(lambda: rnn.RNN(6, num_layers=3, activation='tanh', input_size=4)),
+    'rnn_relu_deep': _rnn_layer(lambda: rnn.RNN(6, num_layers=2, activation='relu', input_size=4)),
+    'd2l_concise_rnn': _rnn_model(lambda: rnn.RNN(16)),
+    'd2l_hybrid_scratch': _hybrid_scratch,
+}
+
+
+# --- legacy mode (F.*), image architectures ---------------------------------------------------
+
+def _conv_bn(channels, kernel, stride=1, groups=1, act=True):
+    out = nn.HybridSequential()
+    out.add(nn.Conv2D(channels, kernel, strides=stride, padding=kernel // 2, groups=groups, use_bias=False),
+            nn.BatchNorm())
+    if act:
+        out.add(nn.Activation('relu'))
+    return out
+
+
+class BasicBlock(nn.HybridBlock):
+    """A ResNet V1 basic block: two 3x3 conv-BN, identity or 1x1 projection shortcut."""
+
+    def __init__(self, channels, stride, **kwargs):
+        super().__init__(**kwargs)
+        self.body = nn.HybridSequential()
+        self.body.add(_conv_bn(channels, 3, stride), _conv_bn(channels, 3, act=False))
+        self.down = _conv_bn(channels, 1, stride, act=False) if stride != 1 else None
+
+    def hybrid_forward(self, F, x):
+        shortcut = self.down(x) if self.down is not None else x
+        return F.Activation(self.body(x) + shortcut, act_type='relu')
+
+
+class ResNet(nn.HybridBlock):
+    def __init__(self, classes=5, **kwargs):
+        super().__init__(**kwargs)
+        self.features = nn.HybridSequential()
+        self.features.add(_conv_bn(8, 3), nn.MaxPool2D(3, 2, 1), BasicBlock(8, 1), BasicBlock(16, 2),
+                          nn.GlobalAvgPool2D(), nn.Flatten())
+        self.output = nn.Dense(classes)
+
+    def hybrid_forward(self, F, x):
+        return self.output(self.features(x))
+
+
+class DepthwiseSeparable(nn.HybridBlock):
+    """MobileNet V1 style: depthwise 3x3 (groups = channels) then pointwise 1x1, ReLU6."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.stem = _conv_bn(8, 3, 2)
+        self.blocks = nn.HybridSequential()
+        for channels, stride in ((8, 1), (16, 2), (16, 1)):
+            in_channels = 8 if channels == 8 or stride == 2 else 16
+            self.blocks.add(_conv_bn(in_channels, 3, stride, groups=in_channels, act=False),
+                            nn.HybridLambda(lambda F, x: F.clip(x, 0, 6)),
+                            _conv_bn(channels, 1, act=False), nn.HybridLambda(lambda F, x: F.clip(x, 0, 6)))
+        self.output = nn.Dense(4)
+
+    def hybrid_forward(self, F, x):
+        x = self.blocks(self.stem(x))
+        return self.output(F.Pooling(x, global_pool=True, kernel=(1, 1), pool_type='avg'))
+
+
+class Fire(nn.HybridBlock):
+    """SqueezeNet's fire module: a 1x1 squeeze, then 1x1 and 3x3 expands concatenated."""
+
+    def __init__(self, squeeze, expand, **kwargs):
+        super().__init__(**kwargs)
+        self.squeeze = nn.Conv2D(squeeze, 1, activation='relu')
+        self.e1 = nn.Conv2D(expand, 1, activation='relu')
+        self.e3 = nn.Conv2D(expand, 3, padding=1, activation='relu')
+
+    def hybrid_forward(self, F, x):
+        s = self.squeeze(x)
+        return F.concat(self.e1(s), self.e3(s), dim=1)
+
+
+class SqueezeNet(nn.HybridBlock):
+    """Fire modules, max pooling with ceil_mode (pooling_convention 'full')."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.features = nn.HybridSequential()
+        self.features.add(nn.Conv2D(8, 3, strides=2, activation='relu'), nn.MaxPool2D(3, 2, ceil_mode=True),
+                          Fire(4, 8), Fire(4, 8), nn.MaxPool2D(3, 2, ceil_mode=True), Fire(6, 12))
+        self.output = nn.HybridSequential()
+        self.output.add(nn.Dropout(0.5), nn.Conv2D(5, 1, activation='relu'), nn.AvgPool2D(3, ceil_mode=True),
+                        nn.Flatten())
+
+    def hybrid_forward(self, F, x):
+        return self.output(self.features(x))
+
+
+class DenseLayer(nn.HybridBlock):
+    def __init__(self, growth, **kwargs):
+        super().__init__(**kwargs)
+        self.body = nn.HybridSequential()
+        self.body.add(nn.BatchNorm(), nn.Activation('relu'), nn.Conv2D(growth, 3, padding=1, use_bias=False))
+
+    def hybrid_forward(self, F, x):
+        return F.Concat(x, self.body(x), dim=1)
+
+
+class DenseNet(nn.HybridBlock):
+    """Dense blocks (every layer's output concatenated to its input) and a transition."""
+
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.features = nn.HybridSequential()
+        self.features.add(nn.Conv2D(8, 3, padding=1, use_bias=False))
+        for _ in range(3):
+            self.features.add(DenseLayer(4))
+        self.features.add(nn.BatchNorm(), nn.Activation('relu'), nn.Conv2D(10, 1, use_bias=False), nn.AvgPool2D(2, 2))
+        for _ in range(2):
+            self.features.add(DenseLayer(4))
+        self.features.add(nn.BatchNorm(), nn.Activation('relu'))
+        self.output = nn.Dense(3)
+
+    def hybrid_forward(self, F, x):
+        x = F.Pooling(self.features(x), kernel=(4, 4), pool_type='avg', global_pool=True)
+        return self.output(F.Flatten(x))
+
+
+def _hard_swish(F, x):
+    return x * F.clip(x + 3, 0, 6) / 6
+
+
+class SEBottleneck(nn.HybridBlock):
+    """MobileNet V3 style: expand 1x1, depthwise 3x3, squeeze-excitation (hard sigmoid), project."""
+
+    def __init__(self, channels, expand, **kwargs):
+        super().__init__(**kwargs)
+        self.expand = _conv_bn(expand, 1, act=False)
+        self.depthwise = _conv_bn(expand, 3, groups=expand, act=False)
+        self.se_reduce = nn.Conv2D(expand // 4, 1)
+        self.se_expand = nn.Conv2D(expand, 1)
+        self.project = _conv_bn(channels, 1, act=False)
+
+    def hybrid_forward(self, F, x):
+        h = _hard_swish(F, self.expand(x))
+        h = _hard_swish(F, self.depthwise(h))
+        w = F.mean(h, axis=(2, 3), keepdims=True)
+        w = F.hard_sigmoid(self.se_expand(F.relu(self.se_reduce(w))), alpha=1 / 6, beta=0.5)
+        return self.project(F.broadcast_mul(h, w)) + x
+
+
+class MobileNetV3ish(nn.HybridBlock):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        self.stem = _conv_bn(8, 3, 2, act=False)
+        self.blocks = nn.HybridSequential()
+        self.blocks.add(SEBottleneck(8, 16), SEBottleneck(8, 24))
+        self.head = nn.Dense(4)
+
+    def hybrid_forward(self, F, x):
+        x = self.blocks(_hard_swish(F, self.stem(x)))
+        return self.head(F.softmax(F.LeakyReLU(F.Flatten(F.Pooling(x, pool_type='max', global_pool=True,
+                                                                    kernel=(1, 1))), slope=0.1), axis=-1))
+
+
+def _legacy(cls, *shapes):
+    def build(dtype, rng):
+        return cls(), _inputs(rng, dtype, *shapes)
+    return build
+
+
+LEGACY_ZOO = {
+    'resnet_bn': _legacy(ResNet, (BATCH, 3, 16, 16)),
+    'mobilenet_depthwise': _legacy(DepthwiseSeparable, (BATCH, 3, 16, 16)),
+    'squeezenet_fire': _legacy(SqueezeNet, (BATCH, 3, 33, 33)),
+    'densenet': _legacy(DenseNet, (BATCH, 3, 16, 16)),
+    'mobilenetv3_se_hswish': _legacy(MobileNetV3ish, (BATCH, 3, 16, 16)),
+}
+
+
+#: models whose inputs are time-major (TNC): the batch is axis 1 of the data and of the states
+TIME_MAJOR = ('lstm_bidirectional_tnc', 'rnn_tanh_deep', 'rnn_relu_deep')
+
+
+def batch_axes(name, inputs):
+    """The batch axis of each flat input of zoo model ``name`` (``None``: the exporter's default)."""
+    if name not in TIME_MAJOR:
+        return None
+    return [1] * (1 + len(inputs[1]))
+
+
+def build(name, dtype='float32', seed=0):
+    """``(block, inputs)`` for zoo model ``name``: prepared, in its mode, inputs as MXNet arrays."""
+    numpy_mode = name in NUMPY_ZOO
+    rng = onp.random.RandomState(seed)
+    with mode(numpy_mode):
+        net, inputs = (NUMPY_ZOO if numpy_mode else LEGACY_ZOO)[name](dtype, rng)
+    has_bn = any(k.endswith('running_mean') for k in net.collect_params())
+    _prepare(net, inputs, dtype, numpy_mode, train_bn=has_bn)
+    return net, [_array(x, numpy_mode) if isinstance(x, onp.ndarray) else [_array(s, numpy_mode) for s in x]
+                 for x in inputs]
+
+
+def resample(name, inputs, batch, seed=1):
+    """New inputs like ``inputs`` with batch size ``batch`` (tokens stay tokens, states stay states)."""
+    rng = onp.random.RandomState(seed)
+    data_axis = 1 if name in TIME_MAJOR else 0
+    out = []
+    for x in inputs:
+        if isinstance(x, (list, tuple)):
+            out.append([_resample_one(s, batch, rng, axis=1 if s.ndim == 3 else 0) for s in x])
+        else:
+            out.append(_resample_one(x, batch, rng, axis=data_axis))
+    return out
+
+
+def _resample_one(x, batch, rng, axis):
+    a = x.asnumpy()
+    shape = list(a.shape)
+    shape[axis] = batch
+    if onp.all(a == onp.round(a)) and a.min() >= 0 and a.ndim == 2:
+        new = rng.randint(0, int(a.max()) + 1, shape).astype(a.dtype)
+    else:
+        new = rng.normal(0, 1, shape).astype(a.dtype)
+    return (mx.np.array if isinstance(x, mx.np.ndarray) else mx.nd.array)(new, dtype=a.dtype)
