@@ -6,7 +6,7 @@ statistics are moved away from their initial values by a few training-mode passe
 """
 import mxnet as mx
 import numpy as onp
-from mxnet import autograd, gluon
+from mxnet import autograd
 from mxnet.gluon import nn, rnn
 
 import gluon_d2l
@@ -151,8 +151,6 @@ class Attention(nn.HybridBlock):
         out = F.npx.reshape(out, (-6, -1, self.heads, -2, -2))
         out = F.npx.reshape(F.np.transpose(out, (0, 2, 1, 3)), (-2, -2, -5))
         return self.proj(out) + x.sum(axis=-1, keepdims=True) * 0.1
-
-
 
 
 def _rnn_model(layer, vocab=10, steps=6):
@@ -357,8 +355,8 @@ class MobileNetV3ish(nn.HybridBlock):
 
     def hybrid_forward(self, F, x):
         x = self.blocks(_hard_swish(F, self.stem(x)))
-        return self.head(F.softmax(F.LeakyReLU(F.Flatten(F.Pooling(x, pool_type='max', global_pool=True,
-                                                                    kernel=(1, 1))), slope=0.1), axis=-1))
+        pooled = F.Flatten(F.Pooling(x, pool_type='max', global_pool=True, kernel=(1, 1)))
+        return self.head(F.softmax(F.LeakyReLU(pooled, slope=0.1), axis=-1))
 
 
 def _legacy(cls, *shapes):

@@ -57,3 +57,46 @@ def distinct_corpora(draw, min_size=2, max_size=300):
 
 token_lines = st.lists(st.lists(st.sampled_from(list('abcdefgh ')), max_size=12), max_size=8)
 texts = st.text(alphabet=st.characters(codec='utf-8', exclude_categories=('Cs',)), max_size=200)
+
+
+@st.composite
+def onnx_stacks(draw):
+    """A random stack of supported layers for the ONNX export property: ``(specs, input shape,
+    numpy_mode)``; each spec is ``(layer kind, kwargs)`` with sizes that keep every shape valid."""
+    rank = draw(st.sampled_from([3, 4]))
+    channels = draw(st.integers(1, 4))
+    spatial = [draw(st.integers(5, 9)) for _ in range(rank - 2)]
+    shape = (3, channels, *spatial)
+    specs = []
+    for _ in range(draw(st.integers(1, 5))):
+        kind = draw(st.sampled_from(['conv', 'pool', 'batchnorm', 'activation', 'dropout']))
+        if kind == 'conv':
+            kernel, stride = draw(st.integers(1, 3)), draw(st.integers(1, 2))
+            padding, dilation = draw(st.integers(0, 1)), draw(st.integers(1, 2))
+            groups = draw(st.sampled_from([g for g in (1, 2, channels) if channels % g == 0]))
+            out = groups * draw(st.integers(1, 3))
+            size = [(n + 2 * padding - dilation * (kernel - 1) - 1) // stride + 1 for n in spatial]
+            if min(size) < 1:
+                continue
+            specs.append(('conv', dict(channels=out, kernel_size=kernel, strides=stride, padding=padding,
+                                       dilation=dilation, groups=groups)))
+            channels, spatial = out, size
+        elif kind == 'pool':
+            pool, stride = draw(st.integers(1, 3)), draw(st.integers(1, 2))
+            padding = draw(st.integers(0, pool // 2))
+            ceil = draw(st.booleans())
+            size = [(-(-(n + 2 * padding - pool) // stride) if ceil else (n + 2 * padding - pool) // stride) + 1
+                    for n in spatial]
+            if min(size) < 1 or (ceil and any((o - 1) * stride >= n + padding for o, n in zip(size, spatial))):
+                continue
+            specs.append(('pool', dict(kind=draw(st.sampled_from(['max', 'avg'])), pool_size=pool, strides=stride,
+                                       padding=padding, ceil_mode=ceil)))
+            spatial = size
+        elif kind == 'activation':
+            specs.append(('activation', dict(act=draw(st.sampled_from(
+                ['relu', 'sigmoid', 'tanh', 'softrelu', 'softsign', 'leaky', 'elu', 'selu', 'gelu', 'swish'])))))
+        else:
+            specs.append((kind, {}))
+    if draw(st.booleans()):
+        specs.append(('dense', dict(units=draw(st.integers(1, 6)), flatten=True)))
+    return specs, shape, draw(st.booleans())

@@ -1,0 +1,314 @@
+"""The ONNX target of the port (parity/port/onnx.py): export, checks at creation, compare in
+onnxruntime (float32) and the ONNX reference evaluator (float64), planted export bugs, a property.
+
+Run by ``tox -e onnx`` (``GLUON_D2L_REQUIRE=onnx``: a missing onnx/onnxruntime fails the tests).
+"""
+import mxnet as mx
+import numpy as onp
+import pytest
+from hypothesis import given
+from mxnet.gluon import nn, rnn
+
+import onnx_models as zoo
+from parity.port import registry
+from parity.port.graph import Attrs, Node, PortError, mode, trace
+from parity_support import need
+from strategies import onnx_stacks
+
+pytestmark = pytest.mark.onnx
+
+
+@pytest.fixture(autouse=True)
+def _onnx_installed():
+    need('onnx')
+
+
+def _port():
+    from parity.port import onnx as port_onnx
+    return port_onnx
+
+
+#: models in which MXNet itself computes float64 at float32 precision (measured: its LeakyReLU
+#: returns float32(x) * float32(slope), and its rnn_relu recurrence is ~1e-9 off an exact
+#: NumPy float64 one); test_float64_exactness_where_mxnet_is_not checks the export against exact math
+MXNET_FLOAT32_IN_FLOAT64 = {'rnn_relu_deep': 1e-7, 'd2l_concise_rnn': 1e-7, 'mobilenetv3_se_hswish': 1e-8}
+ALL = list(zoo.NUMPY_ZOO) + list(zoo.LEGACY_ZOO)
+
+
+def _export(name, dtype='float32', **kwargs):
+    net, inputs = zoo.build(name, dtype)
+    model = _port().to_onnx(net, *inputs, batch_axes=zoo.batch_axes(name, inputs), **kwargs)
+    return net, inputs, model
+
+
+@pytest.mark.parametrize('name', ALL)
+def test_zoo_float32_matches_in_onnxruntime_at_another_batch_size(name):
+    net, inputs, model = _export(name)
+    report = _port().compare(net, model, *zoo.resample(name, inputs, 5))
+    assert report.runtime == 'onnxruntime' and report.tolerance == 1e-5
+    assert report.ok, str(report)
+
+
+@pytest.mark.parametrize('name', ALL)
+def test_zoo_float64_matches_in_the_reference_evaluator(name):
+    net, inputs, model = _export(name, 'float64')
+    tolerance = MXNET_FLOAT32_IN_FLOAT64.get(name, 1e-10)
+    report = _port().compare(net, model, *zoo.resample(name, inputs, 2), tolerance=tolerance)
+    assert report.runtime == 'reference' and report.dtype == 'float64'
+    assert report.ok, str(report)
+
+
+def test_float64_exactness_where_mxnet_is_not():
+    """The exported relu RNN and LeakyReLU agree with exact float64 NumPy math to 1e-14."""
+    port = _port()
+    rng = onp.random.RandomState(0)
+    with mode(True):
+        layer = rnn.RNN(4, activation='relu', input_size=3)
+        layer.initialize()
+        layer.cast('float64')
+        x, h = rng.normal(0, 1, (5, 2, 3)), rng.normal(0, 1, (1, 2, 4))
+        model = port.to_onnx(layer, mx.np.array(x), [mx.np.array(h)], batch_axes=[1, 1])
+        p = {k.split('_', 1)[1]: v.data().asnumpy() for k, v in layer.collect_params().items()}
+    state, steps = h[0], []
+    for t in range(5):
+        state = onp.maximum(x[t] @ p['l0_i2h_weight'].T + p['l0_i2h_bias'] + state @ p['l0_h2h_weight'].T
+                            + p['l0_h2h_bias'], 0)
+        steps.append(state)
+    got = list(port.run(model, x, [h], runtime='reference').values())
+    assert onp.abs(got[0] - onp.stack(steps)).max() < 1e-14
+    with mode(False):
+        leaky = nn.LeakyReLU(0.1)
+        model = port.to_onnx(leaky, mx.nd.array(x, dtype='float64'))
+    want = onp.where(x > 0, x, x * float(onp.float32(0.1)))  # MXNet holds the slope as a float32
+    assert onp.abs(list(port.run(model, x, runtime='reference').values())[0] - want).max() < 1e-15
+
+
+@pytest.mark.parametrize('name', ['lstm_lm_2layer', 'resnet_bn'])
+def test_opsets_13_to_21_export_and_match(name):
+    for opset in (13, 17, 21):
+        net, inputs, model = _export(name, opset=opset)
+        assert model.opset_import[0].version == opset
+        assert _port().compare(net, model, *inputs).ok
+
+
+def test_the_model_is_checked_and_named_after_the_block():
+    import onnx
+    net, inputs, model = _export('d2l_concise_rnn')
+    assert model.opset_import[0].version == 18
+    onnx.checker.check_model(model, full_check=True)
+    assert [i.name for i in model.graph.input] == ['inputs', 'state0']
+    assert [o.name for o in model.graph.output] == net._cached_graph[1].list_outputs()
+    assert model.graph.output[0].name.endswith('_dense0_fwd_output')
+    initializers = {t.name for t in model.graph.initializer}
+    assert set(net.collect_params()) <= initializers
+    assert not initializers & {i.name for i in model.graph.input}
+    # the batch is symbolic on every input (axis 1 of the RNN state), and flows to the outputs
+    dims = [[d.dim_param or d.dim_value for d in i.type.tensor_type.shape.dim] for i in model.graph.input]
+    assert dims == [['batch', 6], [1, 'batch', 16]]
+    state_dims = [d.dim_param or d.dim_value for d in model.graph.output[1].type.tensor_type.shape.dim]
+    assert state_dims == [1, 'batch', 16]
+
+
+@pytest.mark.parametrize('opset', [12, 22, '18', 18.0, True])
+def test_an_opset_outside_13_to_21_is_a_clear_error(opset):
+    net, inputs = zoo.build('mlp')
+    with pytest.raises(ValueError, match='opset must be an integer from 13 to 21'):
+        _port().to_onnx(net, *inputs, opset=opset)
+
+
+def test_an_operator_without_converter_names_it_and_how_to_register():
+    net, inputs = zoo.build('mlp')
+    with registry.replaced('onnx', 'FullyConnected', None):
+        with pytest.raises(registry.UnsupportedOperator, match=r"'FullyConnected'.*no onnx converter.*"
+                           r"@parity\.port\.converter\('FullyConnected', target='onnx'\)"):
+            _port().to_onnx(net, *inputs)
+
+
+def test_missing_inputs_and_plain_blocks_are_clear_errors():
+    with mode(True):
+        layer = rnn.LSTM(3, input_size=2)
+        layer.initialize()
+        with pytest.raises(PortError, match=r"takes inputs \['inputs', 'states0', 'states1'\].*begin_state"):
+            _port().to_onnx(layer, mx.np.ones((2, 4, 2)))
+    with pytest.raises(PortError, match='plain gluon.Block'):
+        _port().to_onnx(nn.Block(), mx.np.ones((2, 2)))
+
+
+def test_a_wrong_output_shape_fails_the_check_at_creation():
+    with mode(True):
+        net = nn.MaxPool2D(2, 2)
+        x = mx.np.ones((zoo.BATCH, 1, 5, 5))
+
+    def valid_as_full(ctx, node, x):  # a 'valid' MaxPool written with ceil_mode: 3x3, not 2x2
+        attrs = Attrs(node.attrs, pooling_convention='full')
+        return _port().pooling(ctx, Node(node.op, node.name, attrs, node.inputs), x)
+    with registry.replaced('onnx', 'Pooling', valid_as_full):
+        with pytest.raises(PortError, match=r'ONNX infers shape \[.batch., 1, 3, 3\], MXNet computes \[3, 1, 2, 2\]'):
+            _port().to_onnx(net, x)
+
+
+# --- meta-tests: classic export bugs are caught, and the node is named ------------------------
+
+def _planted(op, wrap):
+    """Replace ``op``'s converter by ``wrap(original)`` for the block of the test."""
+    return registry.replaced('onnx', op, wrap(registry.lookup('onnx', op)))
+
+
+def _caught(name, op, wrap, culprit, dtype='float32'):
+    net, inputs = zoo.build(name, dtype) if isinstance(name, str) else name
+    port = _port()
+    assert port.compare(net, port.to_onnx(net, *inputs, batch_axes=zoo.batch_axes(name, inputs)
+                                          if isinstance(name, str) else None), *inputs).ok
+    with _planted(op, wrap):
+        model = port.to_onnx(net, *inputs, batch_axes=zoo.batch_axes(name, inputs) if isinstance(name, str)
+                             else None)
+    report = port.compare(net, model, *inputs)
+    assert not report.ok, 'the planted bug went unnoticed'
+    nodes = [n for n in trace(net, *inputs).nodes if n.op == op]
+    assert nodes[0].name.startswith(culprit)
+    assert report.first_bad_node == f'{nodes[0].name} ({op})', str(report)
+    return report
+
+
+def _with_attr(key, value):
+    def wrap(convert):
+        def buggy(ctx, node, *inputs):
+            return convert(ctx, Node(node.op, node.name, Attrs(node.attrs, **{key: value}), node.inputs), *inputs)
+        return buggy
+    return wrap
+
+
+def _gate_order(mode_name, order):
+    def wrap(convert):
+        def buggy(ctx, node, *inputs):
+            saved = dict(_port().GATE_ORDER)
+            _port().GATE_ORDER[mode_name] = order
+            try:
+                return convert(ctx, node, *inputs)
+            finally:
+                _port().GATE_ORDER.update(saved)
+        return buggy
+    return wrap
+
+
+def test_meta_lstm_gates_in_mxnet_order():
+    _caught('lstm_lm_2layer', 'RNN', _gate_order('lstm', [0, 1, 2, 3]), 'lstm')
+
+
+def test_meta_gru_gates_in_mxnet_order():
+    _caught('gru_bidirectional_ntc', 'RNN', _gate_order('gru', [0, 1, 2]), 'gru')
+
+
+def test_meta_gru_linear_before_reset_off():
+    def wrap(convert):
+        def buggy(ctx, node, *inputs):
+            start = len(ctx.nodes)
+            result = convert(ctx, node, *inputs)
+            for n in ctx.nodes[start:]:
+                for a in n.attribute:
+                    if a.name == 'linear_before_reset':
+                        a.i = 0
+            return result
+        return buggy
+    _caught('gru_bidirectional_ntc', 'RNN', wrap, 'gru')
+
+
+def test_meta_batchnorm_fix_gamma_ignored():
+    # bn2 of the zoo's BatchNorm CNN has scale=False (fix_gamma) and a gamma far from 1
+    net, inputs = zoo.build('batchnorm_cnn')
+    assert net.bn2._kwargs['fix_gamma']
+    net.bn2.gamma.set_data(mx.np.full(net.bn2.gamma.shape, 2.5))  # what MXNet ignores
+    with _planted('BatchNorm', _with_attr('fix_gamma', 'False')):
+        model = _port().to_onnx(net, *inputs)
+    report = _port().compare(net, model, *inputs)
+    bn2 = [n.name for n in trace(net, *inputs).nodes if n.op == 'BatchNorm'][1]
+    assert not report.ok and report.first_bad_node == f'{bn2} (BatchNorm)', str(report)
+    assert _port().compare(net, _port().to_onnx(net, *inputs), *inputs).ok
+
+
+def test_meta_dense_weight_not_transposed():
+    with mode(True):
+        net = nn.Dense(6, in_units=6, flatten=False)
+        net.initialize(mx.init.Normal(1))
+        inputs = [mx.np.array(onp.random.RandomState(0).normal(0, 1, (zoo.BATCH, 4, 6)).astype('float32'))]
+
+    def wrap(convert):
+        def buggy(ctx, node, x, weight, bias=None):
+            return ctx.op('Add', [ctx.op('MatMul', [x, weight]), bias])
+        return buggy
+    _caught((net, inputs), 'FullyConnected', wrap, 'dense')
+
+
+def test_meta_pooling_full_as_floor():
+    # the SqueezeNet's ceil_mode max pools change size; its global average head keeps the shapes equal
+    with mode(False):
+        net = nn.HybridSequential()
+        net.add(nn.MaxPool2D(3, 2, ceil_mode=True), nn.GlobalAvgPool2D())
+        inputs = [mx.nd.array(onp.random.RandomState(0).normal(0, 1, (zoo.BATCH, 2, 8, 8)).astype('float32'))]
+    _caught((net, inputs), 'Pooling', _with_attr('pooling_convention', 'valid'), 'pool')
+
+
+def test_meta_a_broken_intermediate_is_named_not_just_the_output():
+    """Swap LSTM gates in a 2-layer LM: the first node named is the RNN, not the Dense after it."""
+    report = _caught('lstm_lm_2layer', 'RNN', _gate_order('lstm', [0, 2, 1, 3]), 'lstm')
+    assert 'dense' not in report.first_bad_node
+
+
+# --- property: random stacks of the supported layers ---------------------------------------
+
+def _layer(kind, rank, kwargs):
+    dims = rank - 2
+    if kind == 'conv':
+        return (nn.Conv1D if dims == 1 else nn.Conv2D)(**kwargs)
+    if kind == 'pool':
+        kwargs = dict(kwargs)
+        cls = {('max', 1): nn.MaxPool1D, ('max', 2): nn.MaxPool2D, ('avg', 1): nn.AvgPool1D,
+               ('avg', 2): nn.AvgPool2D}[kwargs.pop('kind'), dims]
+        return cls(**kwargs)
+    if kind == 'activation':
+        act = kwargs['act']
+        special = {'leaky': lambda: nn.LeakyReLU(0.2), 'elu': lambda: nn.ELU(0.7), 'selu': nn.SELU,
+                   'gelu': nn.GELU, 'swish': lambda: nn.Swish(1.5)}
+        return special[act]() if act in special else nn.Activation(act)
+    if kind == 'batchnorm':
+        return nn.BatchNorm()
+    if kind == 'dropout':
+        return nn.Dropout(0.3)
+    return nn.Dense(**kwargs)
+
+
+@given(onnx_stacks())
+def test_property_random_stacks_export_and_match(stack):
+    specs, shape, numpy_mode = stack
+    rng = onp.random.RandomState(0)
+    array = mx.np.array if numpy_mode else mx.nd.array
+    with mode(numpy_mode):
+        net = nn.HybridSequential()
+        for kind, kwargs in specs:
+            net.add(_layer(kind, len(shape), kwargs))
+        net.initialize(mx.init.Xavier())
+        x = array(rng.normal(0, 1, shape).astype('float32'))
+        net(x)
+        for name, p in net.collect_params().items():
+            if name.endswith(('running_var', 'running_mean', 'gamma', 'beta')):
+                low = 0.5 if name.endswith(('var', 'gamma')) else -0.5
+                p.set_data(array(rng.uniform(low, low + 1, p.shape).astype('float32')))
+    port = _port()
+    model = port.to_onnx(net, x)
+    report = port.compare(net, model, x)
+    assert report.ok, f'{specs} on {shape} ({"NumPy" if numpy_mode else "legacy"} mode):\n{report}'
+
+
+def test_an_unsupported_option_is_named_with_its_node():
+    with mode(True):
+        net = nn.HybridLambda(lambda F, x, length: F.npx.softmax(x, length, axis=-1, use_length=True))
+        x, length = mx.np.ones((2, 5)), mx.np.array([3, 5], dtype='int32')
+    with pytest.raises(PortError, match=r"node 'hybridlambda\d+_softmax0' \(softmax\): softmax use_length"):
+        _port().to_onnx(net, x, length)
+
+
+def test_onnx_is_listed_as_an_exporter_that_can_be_required(monkeypatch):
+    from parity import frameworks
+    monkeypatch.setenv(frameworks.REQUIRE_ENV, 'onnx')
+    assert frameworks.required() == ['onnx'] and frameworks.available('onnx')
+    assert 'onnx' not in frameworks.REFERENCES
