@@ -312,3 +312,37 @@ def test_onnx_is_listed_as_an_exporter_that_can_be_required(monkeypatch):
     monkeypatch.setenv(frameworks.REQUIRE_ENV, 'onnx')
     assert frameworks.required() == ['onnx'] and frameworks.available('onnx')
     assert 'onnx' not in frameworks.REFERENCES
+
+
+def _onnx_greedy(model, prefix, num_preds, vocab, num_hiddens):
+    """predict_ch8's greedy loop, run by onnxruntime on the exported model."""
+    port = _port()
+    state = onp.zeros((1, 1, num_hiddens), 'float32')
+    outputs = [vocab[prefix[0]]]
+
+    def step(state):
+        logits, state = port.run(model, onp.array([[outputs[-1]]], 'int32'), [state]).values()
+        return logits, state
+    for y in prefix[1:]:
+        _, state = step(state)
+        outputs.append(vocab[y])
+    for _ in range(num_preds):
+        logits, state = step(state)
+        outputs.append(int(logits.reshape(-1).astype('float64').argmax()))
+    return ''.join(vocab.idx_to_token[i] for i in outputs)
+
+
+def test_trained_char_rnn_continues_like_predict_ch8(corpus_dir, capsys):
+    import gluon_d2l as d2l
+    from gluon_d2l.models import build_model
+    train_iter, vocab = d2l.load_data_time_machine(32, 35)
+    device = mx.cpu()
+    net = build_model('concise', len(vocab), 64, [device])
+    d2l.train_ch8(net, train_iter, vocab, 1, 40, device)
+    assert 'perplexity' in capsys.readouterr().out
+    tokens = mx.np.array([[vocab['t']]], dtype='int32')
+    model = _port().to_onnx(net, tokens, net.begin_state(batch_size=1, ctx=device), batch_axes=[0, 1])
+    for prefix in ('time traveller', 'traveller'):
+        want = d2l.predict_ch8(prefix, 50, net, vocab, device)
+        assert _onnx_greedy(model, prefix, 50, vocab, 64) == want
+        assert len(want) == len(prefix) + 50 and len(set(want[len(prefix):])) > 3  # trained, not constant
