@@ -104,8 +104,8 @@ class Graph:
       ``hybrid_forward`` arguments when they are plain arrays);
     - ``params``: ``{gluon parameter name: numpy array}``, auxiliary states included; ``aux`` names
       those (BatchNorm's running mean/var), ``trainable`` the ones with a gradient;
-    - ``outputs``: ``(node index, output index)`` pairs; ``in_format``/``out_format`` are Gluon's
-      nesting of the call's arguments and results (see :func:`flatten` / :func:`regroup`);
+    - ``outputs``: ``(node index, output index)`` pairs; ``in_format``/``out_format`` are the nesting
+      of the call's arguments and results (see :func:`flatten` / :func:`regroup`);
     - ``numpy_mode``: whether the block ran in MXNet's NumPy mode (``_np_*`` operators).
     """
     nodes: list
@@ -286,6 +286,12 @@ def _mode_of(arrays):
     return bool(mx.util.is_np_array())
 
 
+def mx_mode():
+    """Whether MXNet is in NumPy mode now."""
+    import mxnet as mx
+    return bool(mx.util.is_np_array())
+
+
 @contextlib.contextmanager
 def mode(numpy_mode):
     """Run MXNet in NumPy mode (``True``) or legacy mode (``False``) inside the block."""
@@ -326,11 +332,10 @@ def trace(block, *example_inputs):
     with mode(numpy_mode):
         args = regroup([to_mxnet(a, numpy_mode) for a in flat], in_format)
         block.hybridize()
-        block(*args)
+        _, out_format = flatten(block(*args))
         # why not export(): it writes the same JSON and parameters, but to files; the cached
         # graph of the call just made is that symbol, in memory.
         sym_inputs, sym = block._cached_graph
-        out_format = getattr(block, '_out_format', None)
         block_in_format = getattr(block, '_in_format', in_format)
         data = json.loads(sym.tojson())
         params = {}
@@ -362,6 +367,44 @@ def trace(block, *example_inputs):
     kept = {k: v for k, v in params.items() if k in used}
     trainable = [k for k in kept if k not in aux and block_params[k].grad_req != 'null']
     outputs = [(h[0], h[1]) for h in data['heads']]
-    return Graph(nodes, flat_names, kept, sorted(aux & used), outputs, block_in_format,
-                 out_format if out_format is not None else [0] * len(outputs), numpy_mode, trainable,
-                 dict(zip(flat_names, input_syms)))
+    if len(flat) != len(input_syms):
+        raise PortError(f'{type(block).__name__} was called with {len(flat)} arrays but its graph has '
+                        f'{len(input_syms)} inputs')
+    return Graph(nodes, flat_names, kept, sorted(aux & used), outputs, in_format, out_format, numpy_mode,
+                 trainable, dict(zip(flat_names, input_syms)))
+
+
+# --- interpreting a graph ----------------------------------------------------------------------
+
+class Context:
+    """What an interpreting converter may use besides its inputs: ``training`` (Gluon's
+    ``autograd.record(train_mode=...)``), ``cache`` (per-node, for objects built once),
+    ``target`` and, for the target's own use, ``owner`` (the module or model running the graph)."""
+
+    def __init__(self, target, training=False, owner=None):
+        self.target, self.training, self.owner, self.cache = target, training, owner, {}
+
+
+def converters(graph, target):
+    """``{node index: converter}`` for every operator node; :class:`UnsupportedOperator` names the
+    first operator ``target`` lacks (so a port fails when it is built, not when it runs)."""
+    from .registry import lookup
+    return {i: lookup(target, node.op, node.name) for i, node in enumerate(graph.nodes) if node.op != 'null'}
+
+
+def evaluate(graph, convs, ctx, flat_inputs, params):
+    """Run ``graph`` with ``convs`` (from :func:`converters`): ``flat_inputs`` in ``graph.inputs``
+    order, ``params`` ``{name: value}``; returns the flat list of outputs."""
+    if len(flat_inputs) != len(graph.inputs):
+        raise PortError(f'the port takes {len(graph.inputs)} arrays ({", ".join(graph.inputs)}), '
+                        f'got {len(flat_inputs)}')
+    feeds = dict(zip(graph.inputs, flat_inputs))
+    values = []
+    for i, node in enumerate(graph.nodes):
+        if node.op == 'null':
+            values.append((feeds[node.name] if node.name in feeds else params[node.name],))
+            continue
+        ctx.node_index = i
+        out = convs[i](ctx, node, *[values[src][k] for src, k in node.inputs])
+        values.append(out if isinstance(out, tuple) else (out,))
+    return [values[src][k] for src, k in graph.outputs]
