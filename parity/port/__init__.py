@@ -10,7 +10,7 @@ from .graph import Graph, PortError, trace
 from .registry import UnsupportedOperator, converter, lookup, supported
 
 __all__ = ['Graph', 'PortError', 'trace', 'UnsupportedOperator', 'converter', 'lookup', 'supported',
-           'to_torch', 'to_keras', 'to_flax', 'compare']
+           'to_torch', 'to_keras', 'to_flax', 'to_onnx', 'compare']
 
 
 def to_torch(block, *example_inputs):
@@ -29,3 +29,9 @@ def to_flax(block, *example_inputs):
     """``block`` as a pure JAX function and its params pytree (see ``parity/port/flax.py``)."""
     from .flax import to_flax
     return to_flax(block, *example_inputs)
+
+
+def to_onnx(block, *example_inputs, opset=18, batch_axes=None):
+    """``block`` as a checked ``onnx.ModelProto``, weights as initializers (see ``parity/port/onnx.py``)."""
+    from .onnx import to_onnx
+    return to_onnx(block, *example_inputs, opset=opset, batch_axes=batch_axes)

@@ -176,6 +176,9 @@ def compare(block, ported, *inputs, dtype=None, rtol=None, atol=None, training=F
     leaves out the SGD step.
     Returns a :class:`Comparison`.
     """
+    if type(ported).__name__ == 'ModelProto':  # the ONNX target (parity/port/onnx.py): forward only
+        from .onnx import compare as compare_onnx
+        return compare_onnx(block, ported, *inputs, dtype=dtype, rtol=rtol, atol=atol)
     graph = getattr(ported, 'graph', None)
     target = getattr(ported, 'port_target', None)
     if graph is None or target is None:

@@ -14,14 +14,17 @@ the block's, weights as initializers and a symbolic batch axis on every input.
 """
 import dataclasses
 import json
+import math
 import os
 
 import numpy
 
-from .graph import PortError, flatten, trace
+from .compare import Comparison, Row, row
+from .graph import PortError, _mode_of, flatten, mode, regroup, trace
 from .registry import converter, lookup
 
-__all__ = ['to_onnx', 'compare', 'Exporter', 'OPSET', 'OPSETS', 'Report']
+__all__ = ['to_onnx', 'compare', 'run', 'check_model', 'Exporter', 'OnnxComparison', 'OPSET', 'OPSETS',
+           'TOLERANCES', 'GATE_ORDER']
 
 OPSET = 18
 OPSETS = range(13, 22)
@@ -223,9 +226,6 @@ def to_onnx(block, *example_inputs, opset=OPSET, batch_axes=None, check=True):
         raise ValueError(f'opset must be an integer from {OPSETS.start} to {OPSETS.stop - 1}, got {opset!r}')
     graph = trace(block, *example_inputs)
     flat = [_numpy(a) for a in flatten(list(example_inputs))[0]]
-    if len(flat) != len(graph.inputs):
-        raise PortError(f'{type(block).__name__} graph takes inputs {graph.inputs}, got {len(flat)} arrays: '
-                        f'pass every input (an RNN layer also its begin_state)')
     mapping, values = _evaluate(block, graph, flat)
     axes = _batch_axes(graph, flat, batch_axes)
 
@@ -336,49 +336,21 @@ def check_model(model, expected_shapes, batch_axes=None):
 
 # --- compare ---------------------------------------------------------------------------------
 
-@dataclasses.dataclass
-class Row:
-    name: str
-    max_abs: float
-    scale: float
-    ok: bool
-
-    @property
-    def rel(self):
-        return self.max_abs / self.scale if self.scale else self.max_abs
+#: default relative tolerance per dtype: max |onnx - mxnet| <= rtol * max |mxnet| (output by output)
+TOLERANCES = {'float32': 1e-5, 'float64': 1e-10}
 
 
 @dataclasses.dataclass
-class Report:
-    """Output by output: the largest absolute difference relative to the largest |MXNet output|.
-    ``first_bad_node``: the first node in graph order whose value disagrees (the culprit)."""
-    runtime: str
-    dtype: str
-    tolerance: float
-    rows: list
+class OnnxComparison(Comparison):
+    """:class:`parity.port.compare.Comparison` for an ONNX model: output rows (forward only),
+    the ``runtime`` that ran it and, when an output fails, ``first_bad_node``: the first node in
+    graph order whose value disagrees (its row, kind ``node``, is added), the converter to suspect."""
+    runtime: str = 'onnxruntime'
     first_bad_node: str = None
 
-    @property
-    def ok(self):
-        return all(r.ok for r in self.rows)
-
-    @property
-    def worst(self):
-        return max(self.rows, key=lambda r: r.rel)
-
-    def __bool__(self):
-        return self.ok
-
     def __str__(self):
-        lines = [f'{self.runtime} {self.dtype} (tolerance {self.tolerance:.0e} relative to the largest output):']
-        for r in self.rows:
-            lines.append(f'  {"ok  " if r.ok else "FAIL"} {r.name}: max |diff| {r.max_abs:.3e}, relative {r.rel:.3e}')
-        if self.first_bad_node:
-            lines.append(f'  first node that disagrees: {self.first_bad_node}')
-        return '\n'.join(lines)
-
-
-TOLERANCES = {'float32': 1e-5, 'float64': 1e-10}
+        text = super().__str__().replace('port to onnx,', f'port to onnx ({self.runtime}),', 1)
+        return text + (f'\nfirst node that disagrees: {self.first_bad_node}' if self.first_bad_node else '')
 
 
 def run(onnx_model, *inputs, runtime=None, outputs=None):
@@ -433,59 +405,67 @@ def _with_all_outputs(onnx_model, names):
     return model
 
 
-def compare(block, onnx_model, *inputs, runtime=None, tolerance=None):
-    """Run ``block`` (MXNet, inference mode) and ``onnx_model`` on ``inputs`` and report output by
-    output (forward only: ONNX has no gradients). If an output disagrees, every intermediate is
-    compared too and the first node (in graph order) that disagrees is named."""
-    flat = [_numpy(a) for a in flatten(list(inputs))[0]]
-    graph = trace(block, *inputs)
-    mapping, expected = _evaluate(block, graph, flat)
-    dtype = str(next((a.dtype for a in flat if a.dtype.kind == 'f'), numpy.dtype(numpy.float32)))
-    tol = tolerance if tolerance is not None else TOLERANCES.get(dtype, 1e-5)
+def compare(block, onnx_model, *inputs, dtype=None, rtol=None, atol=None, runtime=None):
+    """Run ``block`` (MXNet, inference mode) and ``onnx_model`` on ``inputs`` and compare output by
+    output (forward only: ONNX has no gradients). ``dtype`` casts the floating inputs (default:
+    theirs); ``rtol`` defaults to :data:`TOLERANCES` (relative to the largest |output|), ``atol`` to
+    0; ``runtime`` to onnxruntime, or the reference evaluator for float64 (onnxruntime lacks
+    float64 kernels for most operators). If an output fails, every intermediate is compared and
+    the first node that disagrees is named. Returns an :class:`OnnxComparison`."""
+    flat, fmt = flatten(list(inputs))
+    numpy_mode = _mode_of(flat)  # MXNet arrays say which mode the block runs in; NumPy ones: the current
+    flat = [_numpy(a) for a in flat]
+    if dtype is not None:
+        flat = [a.astype(dtype) if a.dtype.kind == 'f' else a for a in flat]
+    inputs = regroup(flat, fmt)
+    dtype = str(next((a.dtype for a in flat if a.dtype.kind == 'f'), None) or _param_dtype(onnx_model))
+    rtol = TOLERANCES.get(dtype, 1e-5) if rtol is None else rtol
+    atol = 0.0 if atol is None else atol
     runtime = runtime or ('reference' if dtype == 'float64' else 'onnxruntime')
+    with mode(numpy_mode):
+        graph = trace(block, *inputs)
     got = run(onnx_model, *inputs, runtime=runtime)
-    outputs = _block_outputs(block, graph, inputs)
-    if len(outputs) != len(got):
-        raise PortError(f'the block returns {len(outputs)} outputs, the ONNX model {len(got)}')
-    rows = [_row(name, want, value, tol) for (name, value), want in zip(got.items(), outputs)]
-    report = Report(runtime, dtype, tol, rows)
-    if not report.ok:
-        order = [mapping[k] for k in sorted(mapping)]
-        allout = run(_with_all_outputs(onnx_model, order), *inputs, runtime=runtime)
-        for i, j in sorted(mapping):
+    want = _block_outputs(block, graph, inputs)
+    rows = []
+    if len(want) != len(got):
+        rows.append(Row('output', 'count', '', math.inf, math.inf, math.nan, False,
+                        f'{len(got)} outputs, expected {len(want)}'))
+    for k, ((name, value), expected) in enumerate(zip(got.items(), want)):
+        src = graph.outputs[k][0] if k < len(graph.outputs) else 0
+        rows.append(row('output', name, graph.nodes[src].name, value, expected, rtol, atol))
+    result = OnnxComparison('onnx', dtype, rtol, atol, rows, runtime=runtime)
+    if not result.ok:
+        mapping, values = _evaluate(block, graph, flat)
+        order = sorted(mapping)
+        every = run(_with_all_outputs(onnx_model, [mapping[k] for k in order]), *inputs, runtime=runtime)
+        for i, j in order:
             name = mapping[(i, j)]
-            if name in allout and not _row(name, expected[name], allout[name], tol).ok:
-                node = graph.nodes[i]
-                report.first_bad_node = f'{node.name} ({node.op})'
+            if name not in every:
+                continue
+            check = row('node', name, graph.nodes[i].name, every[name], values[name], rtol, atol)
+            if not check.ok:
+                result.first_bad_node = f'{graph.nodes[i].name} ({graph.nodes[i].op})'
+                result.rows.append(check)
                 break
-    return report
+    return result
+
+
+def _param_dtype(onnx_model):
+    onnx = _onnx()
+    for t in onnx_model.graph.initializer:
+        if onnx.helper.tensor_dtype_to_np_dtype(t.data_type).kind == 'f':
+            return onnx.helper.tensor_dtype_to_np_dtype(t.data_type)
+    return numpy.dtype(numpy.float32)
 
 
 def _block_outputs(block, graph, inputs):
     """The block's own outputs (inference mode), flattened."""
     import mxnet as mx
-    from .graph import mode, regroup, to_mxnet
+    from .graph import to_mxnet
     flat, fmt = flatten(list(inputs))
     with mode(graph.numpy_mode), mx.autograd.predict_mode():
         result = block(*regroup([to_mxnet(_numpy(a), graph.numpy_mode) for a in flat], fmt))
     return [_numpy(o) for o in flatten(result)[0]]
-
-
-def _row(name, want, got, tol):
-    if want is None:
-        return Row(name, float('inf'), 1.0, False)
-    got = numpy.asarray(got)
-    if got.shape != want.shape:
-        return Row(name + f' (shape {got.shape} vs {want.shape})', float('inf'), 1.0, False)
-    if want.dtype.kind not in 'fc':
-        diff = float(numpy.abs(got.astype(numpy.float64) - want.astype(numpy.float64)).max(initial=0))
-        return Row(name, diff, 1.0, diff == 0)
-    diff = numpy.abs(got.astype(numpy.float64) - want.astype(numpy.float64))
-    if not numpy.all(numpy.isfinite(diff)):
-        return Row(name, float('inf'), 1.0, False)
-    scale = max(float(numpy.abs(want).max(initial=0)), 1e-30)
-    max_abs = float(diff.max(initial=0))
-    return Row(name, max_abs, scale, max_abs <= tol * scale)
 
 
 # --- converters ------------------------------------------------------------------------------
