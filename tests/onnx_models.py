@@ -419,3 +419,105 @@ def _resample_one(x, batch, rng, axis):
     else:
         new = rng.normal(0, 1, shape).astype(a.dtype)
     return (mx.np.array if isinstance(x, mx.np.ndarray) else mx.nd.array)(new, dtype=a.dtype)
+
+
+# --- one operator family per case: (F, x) -> output(s), x of shape (5, 4) ------------------------
+# Every converter family of parity/port/onnx.py is exercised by one of these or by the zoo.
+
+OPERATORS_NUMPY = {
+    'stack': lambda F, x: F.np.stack([x, x * 2], axis=1),
+    'split_indices': lambda F, x: F.np.split(x, [1, 3], axis=1),
+    'split_sections': lambda F, x: F.np.split(x, 2, axis=0),
+    'slice': lambda F, x: x[:, 1:3],
+    'slice_step': lambda F, x: x[::2, ::-1],
+    'where': lambda F, x: F.np.where(x > 0, x, -x),
+    'compare': lambda F, x: (x >= 0.1) * 1.0 + (x < x * 0.5) * 2.0 + (x == x) * 1.0,
+    'clip': lambda F, x: F.np.clip(x, -0.5, 0.5),
+    'max_min': lambda F, x: F.np.maximum(x, 0.1) + F.np.minimum(x, x * 0.5),
+    'unary': lambda F, x: F.np.exp(x) + F.np.log(F.np.abs(x) + 1) + F.np.sqrt(F.np.abs(x)) + F.np.square(x)
+    - F.np.sin(x) * F.np.cos(x) + F.np.floor(x) + F.np.ceil(x) + F.np.sign(x) - F.np.negative(x),
+    'reciprocal': lambda F, x: F.np.reciprocal(x * x + 1),
+    'reductions': lambda F, x: F.np.max(x, axis=1) + F.np.min(x, axis=1) + F.np.prod(x, axis=1)
+    + F.np.sum(x, axis=1) + x.mean(axis=1),
+    'reduce_keepdims': lambda F, x: x - F.np.sum(x, axis=(0, 1), keepdims=True) / 5,
+    'dims': lambda F, x: F.np.swapaxes(F.np.squeeze(F.np.expand_dims(x, 0), axis=0), 0, 1),
+    'like': lambda F, x: F.np.zeros_like(x) + F.np.ones_like(x) * 2 + F.np.full_like(x, 0.5) * x,
+    'matmul': lambda F, x: F.np.matmul(x, F.np.transpose(x)),
+    'softmax_t': lambda F, x: F.npx.softmax(x, temperature=2.0) + F.npx.log_softmax(x, axis=0),
+    'powers': lambda F, x: F.np.power(F.np.abs(x) + 1, x) + x ** 3 + 2 ** x + 1 / (x * x + 1) + (3 - x)
+    + F.np.abs(x) ** 0.5,
+    'cast': lambda F, x: F.np.sum(x.astype('float64'), axis=1),
+    'tanh_sigmoid': lambda F, x: F.np.tanh(x) + F.npx.sigmoid(x) + F.npx.relu(x),
+    'activation': lambda F, x: sum(F.npx.activation(x, act_type=a)
+                                   for a in ('relu', 'sigmoid', 'tanh', 'softrelu', 'softsign')),
+    'leaky_variants': lambda F, x: sum(F.npx.leaky_relu(x, act_type=a, slope=0.3)
+                                       for a in ('leaky', 'elu', 'selu', 'gelu')),
+    'reshape_np': lambda F, x: F.np.reshape(x, (-1,)).reshape((5, 2, 2)),
+    'reshape_npx': lambda F, x: F.npx.reshape(F.npx.reshape(x, (-2, -6, 2, 2)), (-5, -4)),
+    'erf': lambda F, x: F.npx.erf(x),
+    'one_hot': lambda F, x: F.npx.one_hot(F.np.abs(x * 2).astype('int32'), 4, on_value=3.0, off_value=-1.0),
+    'concat_neg_axis': lambda F, x: F.np.concatenate([x, x], axis=-1),
+}
+OPERATORS_LEGACY = {
+    'slice': lambda F, x: F.slice(x, begin=(None, 1), end=(None, 3)) + F.slice_axis(x, axis=1, begin=0, end=2),
+    'slice_neg': lambda F, x: F.slice(x, begin=(-3,), end=(None,), step=(2,)),
+    'split': lambda F, x: F.split(x, num_outputs=2, axis=1),
+    'split_squeeze': lambda F, x: F.SliceChannel(F.expand_dims(x, axis=2), num_outputs=4, axis=1, squeeze_axis=True),
+    'stack_where': lambda F, x: F.stack(x, F.where(x > 0, x, x * 0.1), axis=0),
+    'compare': lambda F, x: F.broadcast_greater(x, x * 0.5) + (x < 0.2) + F.broadcast_equal(x, x),
+    'reshape_codes': lambda F, x: F.Reshape(F.Reshape(x, shape=(0, -4, 2, -1)), shape=(-3, -2)),
+    'reshape_minus2': lambda F, x: F.Reshape(F.expand_dims(x, axis=2), shape=(-1, -2)),
+    'reshape_reverse': lambda F, x: F.Reshape(x, shape=(-1, 0), reverse=True),
+    'transpose': lambda F, x: F.transpose(F.expand_dims(x, axis=0)),
+    'softmax_activation': lambda F, x: F.SoftmaxActivation(x) + F.log_softmax(x, axis=0),
+    'batch_dot': lambda F, x: F.batch_dot(F.expand_dims(x, 0), F.expand_dims(x, 0), transpose_a=True),
+    'dot': lambda F, x: F.dot(x, x, transpose_b=True),
+    'hard_sigmoid': lambda F, x: F.hard_sigmoid(x * 3),
+    'rsqrt': lambda F, x: F.rsqrt(x * x + 1) + F.square(x) + F.abs(x) + F.negative(x),
+    'like': lambda F, x: F.zeros_like(x) + F.ones_like(x) + F.add_n(x, x, x),
+    'cast': lambda F, x: F.Cast(x, dtype='float64'),
+    'reductions': lambda F, x: (F.max_axis(x, axis=1) + F.min(x, axis=1) + F.prod(x, axis=1),
+                                F.sum(x, axis=1, exclude=True) + F.mean(x, axis=0), F.sum(x)),
+    'scalars': lambda F, x: ((x + 1) * 2 - 3) / 4 + 5 - x + 1 / (x * x + 1) + F.maximum(x, 0.2) + F.minimum(x, 0.1)
+    + (F.abs(x) + 1) ** 2 + 2 ** x,
+    'broadcast': lambda F, x: F.broadcast_add(x, F.sum(x, axis=0, keepdims=True)) * F.broadcast_div(x, x + 10)
+    - F.broadcast_power(F.abs(x) + 1, x) + F.broadcast_maximum(x, x * 2) + F.broadcast_minimum(x, x * 2),
+    'leaky_variants': lambda F, x: F.LeakyReLU(x, act_type='rrelu')[0] + F.LeakyReLU(x, act_type='elu', slope=0.5)
+    + F.LeakyReLU(x, act_type='selu') + F.LeakyReLU(x, act_type='gelu'),
+    'activation': lambda F, x: F.Activation(x, act_type='softsign') + F.Activation(x, act_type='softrelu')
+    + F.relu(x) + F.sigmoid(x) + F.tanh(x),
+    'misc_unary': lambda F, x: F.exp(x) + F.log(F.abs(x) + 1) + F.sqrt(F.abs(x)) + F.erf(x) + F.sin(x)
+    + F.cos(x) + F.floor(x) + F.ceil(x) + F.sign(x) + F.reciprocal(x * x + 1),
+    'swapaxes_copy': lambda F, x: F.swapaxes(F.BlockGrad(F.identity(x)), dim1=0, dim2=1),
+    'concat': lambda F, x: F.concat(x, x, dim=0) + 0,
+    'elemwise': lambda F, x: F.elemwise_add(x, x) * F.elemwise_mul(x, x) - F.elemwise_sub(x, x * 2)
+    + F.elemwise_div(x, x * x + 1),
+}
+
+
+def _layers(*make):
+    def build(nn):
+        net = nn.HybridSequential()
+        for m in make:
+            net.add(m(nn))
+        return net
+    return build
+
+
+LAYER_CASES = {  # name -> (builder(nn), input shape)
+    'conv_transpose': (_layers(lambda nn: nn.Conv2DTranspose(3, 3, strides=2, padding=1, output_padding=1),
+                               lambda nn: nn.Conv2DTranspose(2, 2, groups=1, use_bias=False)), (3, 2, 5, 5)),
+    'instance_norm': (_layers(lambda nn: nn.InstanceNorm()), (3, 2, 5, 5)),
+    'batchnorm_last_axis': (_layers(lambda nn: nn.BatchNorm(axis=-1)), (3, 4, 5)),
+    'pool_variants': (_layers(lambda nn: nn.AvgPool2D(3, 2, padding=1, count_include_pad=False),
+                              lambda nn: nn.MaxPool2D(2, 1, padding=1),
+                              lambda nn: nn.AvgPool2D(2, 2, padding=1, ceil_mode=True)), (3, 2, 7, 7)),
+    'pool_1d': (_layers(lambda nn: nn.MaxPool1D(3, 2, ceil_mode=True), lambda nn: nn.AvgPool1D(2),
+                        lambda nn: nn.GlobalAvgPool1D()), (3, 2, 8)),
+    'prelu_channels': (_layers(lambda nn: nn.Conv2D(3, 1), lambda nn: nn.PReLU(in_channels=3)), (3, 2, 4, 4)),
+    'dense_variants': (_layers(lambda nn: nn.Dense(4, use_bias=False, flatten=False),
+                               lambda nn: nn.Dense(3, activation='softrelu')), (3, 2, 5)),
+    'conv1d_dilated': (_layers(lambda nn: nn.Conv1D(4, 3, dilation=2, padding=2, groups=2, in_channels=2)), (3, 2, 9)),
+    'conv3d': (_layers(lambda nn: nn.Conv3D(2, 2, strides=(1, 2, 1)), lambda nn: nn.GlobalMaxPool3D()),
+               (3, 1, 4, 5, 4)),
+}

@@ -66,6 +66,7 @@ class Exporter:
         self.opset = opset
         self.nodes, self.initializers = [], []
         self.shapes, self.dtypes, self.weights = {}, {}, {}
+        self.current = {}  # output index -> MXNet value name, for the node being converted
         self._count = 0
 
     def fresh(self, hint):
@@ -104,6 +105,16 @@ class Exporter:
 
     def value(self, value):
         return self.weights.get(value)
+
+    def out_shape(self, index=0):
+        """The shape MXNet gives output ``index`` of the node being converted."""
+        name = self.current.get(index)
+        return self.shapes.get(name) if name else None
+
+    def out_dtype(self, index=0):
+        """The dtype MXNet gives output ``index`` of the node being converted."""
+        name = self.current.get(index)
+        return self.dtypes.get(name) if name else None
 
     # opset-dependent helpers (13..21)
     def reduce(self, op_type, x, axes, keepdims):
@@ -248,6 +259,7 @@ def to_onnx(block, *example_inputs, opset=OPSET, batch_axes=None, check=True):
             continue
         fn = lookup('onnx', node.op, node.name)
         start = len(ex.nodes)
+        ex.current = {j: name for (k, j), name in mapping.items() if k == i}
         ins = []
         for src, out in node.inputs:
             if (src, out) not in names:
@@ -381,7 +393,9 @@ def run(onnx_model, *inputs, runtime=None, outputs=None):
 
 
 def _reference_ops():
-    """Operators the reference evaluator lacks: its RNN knows only Tanh (MXNet's rnn_relu needs Relu)."""
+    """What the reference evaluator (onnx 1.23) gets wrong for these models: its RNN knows only
+    Tanh (MXNet's rnn_relu needs Relu), and its Erf computes in float32 whatever the input."""
+    from onnx.reference.op_run import OpRun
     from onnx.reference.ops.op_rnn import RNN_14
 
     class RNN(RNN_14):
@@ -389,7 +403,11 @@ def _reference_ops():
             if name in ('Relu', 'relu'):
                 return lambda x: numpy.maximum(x, 0)
             return super().choose_act(name, alpha, beta)
-    return [RNN]
+
+    class Erf(OpRun):
+        def _run(self, x):
+            return (numpy.vectorize(math.erf, otypes=[x.dtype])(x).astype(x.dtype),)
+    return [RNN, Erf]
 
 
 def _with_all_outputs(onnx_model, names):
@@ -592,9 +610,18 @@ _BINARY = {
 }
 
 
+def _as_out_dtype(ctx, *values):
+    """Cast operands to the node's output dtype where MXNet promotes (NumPy mode: bool * float)."""
+    out = ctx.out_dtype()
+    if out is None:
+        return list(values)
+    return [v if ctx.dtype(v) == out or ctx.shape(v) is None else ctx.op('Cast', [v], to=_elem_type(out))
+            for v in values]
+
+
 def _binary(onnx_op):
     def convert(ctx, node, a, b):
-        return ctx.op(onnx_op, [a, b])
+        return ctx.op(onnx_op, _as_out_dtype(ctx, a, b))
     convert.__name__ = f'binary_{onnx_op.lower()}'
     return convert
 
@@ -618,7 +645,8 @@ _SCALAR = {  # MXNet op -> (ONNX op, scalar on the left)
 
 def _scalar_op(onnx_op, left):
     def convert(ctx, node, x):
-        s = ctx.scalar(node.attrs.float('scalar'), x)
+        x, = _as_out_dtype(ctx, x)
+        s = ctx.const(node.attrs.float('scalar'), ctx.out_dtype() or ctx.dtype(x), 'scalar')
         return ctx.op(onnx_op, [s, x] if left else [x, s])
     convert.__name__ = f'scalar_{onnx_op.lower()}'
     return convert
@@ -626,6 +654,32 @@ def _scalar_op(onnx_op, left):
 
 for _op, (_onnx_op, _left) in _SCALAR.items():
     converter(_op, target='onnx')(_scalar_op(_onnx_op, _left))
+
+
+#: (NumPy-mode name, legacy name, ONNX op, negated): x >= y is not (x < y)
+_COMPARISONS = [('greater', 'greater', 'Greater', False), ('greater_equal', 'greater_equal', 'Less', True),
+                ('less', 'lesser', 'Less', False), ('less_equal', 'lesser_equal', 'Greater', True),
+                ('equal', 'equal', 'Equal', False), ('not_equal', 'not_equal', 'Equal', True)]
+
+
+def _comparison(onnx_op, negate, scalar):
+    def convert(ctx, node, a, b=None):
+        if scalar:
+            b = ctx.scalar(node.attrs.float('scalar'), a)
+        y = ctx.op(onnx_op, [a, b])
+        if negate:
+            y = ctx.op('Not', [y])
+        dtype = ctx.out_dtype() or numpy.dtype(numpy.bool_)
+        # NumPy mode returns booleans, legacy mode 0/1 in the input's dtype
+        return y if dtype == numpy.bool_ else ctx.op('Cast', [y], to=_elem_type(dtype))
+    convert.__name__ = f'compare_{onnx_op.lower()}'
+    return convert
+
+
+for _np_name, _legacy, _onnx_op, _negate in _COMPARISONS:
+    converter(f'_npi_{_np_name}', f'broadcast_{_legacy}', f'_{_legacy}', target='onnx')(
+        _comparison(_onnx_op, _negate, False))
+    converter(f'_npi_{_np_name}_scalar', f'_{_legacy}_scalar', target='onnx')(_comparison(_onnx_op, _negate, True))
 
 
 @converter('ElementWiseSum', 'add_n', target='onnx')
@@ -839,23 +893,23 @@ def softmax_activation(ctx, node, x):
 
 @converter('dot', '_np_dot', target='onnx')
 def dot(ctx, node, a, b):
+    rank_a, rank_b = ctx.rank(a), ctx.rank(b)
     if node.attrs.bool('transpose_a'):
-        a = ctx.transpose(a, list(range(ctx.rank(a)))[::-1])
+        a = ctx.transpose(a, list(range(rank_a))[::-1])
     if node.attrs.bool('transpose_b'):
-        b = ctx.transpose(b, list(range(ctx.rank(b)))[::-1])
-    if ctx.rank(b) > 2:
+        b = ctx.transpose(b, list(range(rank_b))[::-1])
+    if rank_b > 2:
         raise PortError('dot with a right operand of rank > 2 is not supported (use batch_dot or matmul)')
     return ctx.op('MatMul', [a, b])
 
 
 @converter('batch_dot', '_npx_batch_dot', target='onnx')
 def batch_dot(ctx, node, a, b):
-    for flag, name in (('transpose_a', 'a'), ('transpose_b', 'b')):
-        if node.attrs.bool(flag):
-            v = a if name == 'a' else b
-            r = ctx.rank(v)
-            v = ctx.transpose(v, list(range(r - 2)) + [r - 1, r - 2])
-            a, b = (v, b) if name == 'a' else (a, v)
+    def last_two_swapped(v):
+        r = ctx.rank(v)
+        return ctx.transpose(v, list(range(r - 2)) + [r - 1, r - 2])
+    a = last_two_swapped(a) if node.attrs.bool('transpose_a') else a
+    b = last_two_swapped(b) if node.attrs.bool('transpose_b') else b
     return ctx.op('MatMul', [a, b])
 
 
@@ -876,9 +930,11 @@ def _reduction(onnx_op):
             axes = sorted(_ax(a, rank) for a in axes)
         if node.attrs.bool('exclude'):
             axes = [a for a in range(rank) if a not in (axes or [])]
-        y = ctx.reduce(onnx_op, x, axes, node.attrs.bool('keepdims'))
-        if node.attrs.optional('initial') not in (None,):
+        if node.attrs.optional('initial') is not None:
             raise PortError('a reduction with initial= is not supported')
+        y = ctx.reduce(onnx_op, x, axes, node.attrs.bool('keepdims'))
+        if ctx.out_shape() == (1,) and not node.attrs.bool('keepdims') and (axes is None or len(axes) == rank):
+            y = ctx.reshape(y, [1])  # legacy mode has no rank 0: a full reduction is (1,)
         return y
     convert.__name__ = onnx_op.lower()
     return convert
@@ -936,13 +992,18 @@ def stack(ctx, node, *xs):
 
 
 def _sizes(total, node):
-    """Split sizes of SliceChannel/split (num_outputs) or _split_v2/_npi_split (indices/sections)."""
+    """Split sizes: SliceChannel/split ``num_outputs`` (equal parts), ``_npi_split``/``_split_v2``
+    ``sections`` (NumPy's array_split: the first ``total % sections`` parts one longer) or ``indices``
+    (cut points; MXNet stores them with a leading 0)."""
     sections = node.attrs.int('sections', 0) or node.attrs.int('num_outputs', 0)
     if sections:
-        return [total // sections] * sections
-    cuts = [0] + list(node.attrs.tuple('indices')) + [total]
-    cuts = [c for c in cuts if c is not None]
-    return [b - a for a, b in zip(cuts, cuts[1:]) if True][1 if cuts[1:2] == [0] else 0:]
+        q, r = divmod(total, sections)
+        return [q + 1] * r + [q] * (sections - r)
+    cuts = [c for c in node.attrs.tuple('indices') if c is not None]
+    if not cuts or cuts[0] != 0:
+        cuts = [0] + cuts
+    cuts = [min(c, total) for c in cuts] + [total]
+    return [b - a for a, b in zip(cuts, cuts[1:])]
 
 
 @converter('SliceChannel', 'split', '_split_v2', '_npi_split', target='onnx')
