@@ -155,7 +155,7 @@ def test_operator_families_export_and_match(numpy_mode, case, dtype):
     assert report.ok, str(report)
 
 
-@pytest.mark.parametrize('name', ['lstm_lm_2layer', 'resnet_bn'])
+@pytest.mark.parametrize('name', ['lstm_lm_2layer', 'resnet_bn', 'layernorm_mlp', 'text_cnn', 'squeezenet_fire'])
 def test_opsets_13_to_21_export_and_match(name):
     for opset in (13, 17, 21):
         net, inputs, model = _export(name, opset=opset)
@@ -217,6 +217,21 @@ def test_a_wrong_output_shape_fails_the_check_at_creation():
     with registry.replaced('onnx', 'Pooling', valid_as_full):
         with pytest.raises(PortError, match=r'ONNX infers shape \[.batch., 1, 3, 3\], MXNet computes \[3, 1, 2, 2\]'):
             _port().to_onnx(net, x)
+
+
+def test_save_writes_only_a_model_that_matches(tmp_path):
+    import onnx
+    net, inputs = zoo.build('resnet_bn')
+    path = tmp_path / 'resnet.onnx'
+    reports = _port().save(net, str(path), *inputs, check_inputs=[zoo.resample('resnet_bn', inputs, 7)])
+    assert len(reports) == 2 and all(r.ok for r in reports)
+    loaded = onnx.load(str(path))
+    assert _port().compare(net, loaded, *zoo.resample('resnet_bn', inputs, 2)).ok
+    bad = tmp_path / 'bad.onnx'
+    with _planted('BatchNorm', _with_attr('eps', '0.5')):
+        with pytest.raises(PortError, match=r'does not match the block; .*bad.onnx not written\n.*FAIL'):
+            _port().save(net, str(bad), *inputs)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ['resnet.onnx']
 
 
 # --- meta-tests: classic export bugs are caught, and the node is named ------------------------

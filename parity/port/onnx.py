@@ -23,7 +23,7 @@ from .compare import Comparison, Row, row
 from .graph import PortError, _mode_of, flatten, mode, regroup, trace
 from .registry import converter, lookup
 
-__all__ = ['to_onnx', 'compare', 'run', 'check_model', 'Exporter', 'OnnxComparison', 'OPSET', 'OPSETS',
+__all__ = ['to_onnx', 'compare', 'run', 'save', 'check_model', 'Exporter', 'OnnxComparison', 'OPSET', 'OPSETS',
            'TOLERANCES', 'GATE_ORDER']
 
 OPSET = 18
@@ -310,6 +310,23 @@ def _rename(ex, start, value, target):
     ex.shapes.setdefault(target, ex.shapes.get(value))
     ex.dtypes.setdefault(target, ex.dtype(value))
     return target
+
+
+def save(block, path, *example_inputs, opset=OPSET, batch_axes=None, check_inputs=()):
+    """Export ``block`` and write ``path`` (``.onnx``) only if the model passes the checks and
+    :func:`compare` on ``example_inputs`` (and on each input tuple of ``check_inputs``, e.g. another
+    batch size). Returns the comparisons; raises ``PortError`` with the failing report, writing
+    nothing, otherwise. This is what ``gluon-d2l port --to onnx`` calls."""
+    onnx = _onnx()
+    model = to_onnx(block, *example_inputs, opset=opset, batch_axes=batch_axes)
+    reports = [compare(block, model, *inputs) for inputs in [example_inputs, *check_inputs]]
+    bad = [r for r in reports if not r.ok]
+    if bad:
+        raise PortError(f'the ONNX model does not match the block; {path} not written\n{bad[0]}')
+    tmp = f'{path}.tmp'
+    onnx.save(model, tmp)
+    os.replace(tmp, path)
+    return reports
 
 
 def check_model(model, expected_shapes, batch_axes=None):
