@@ -10,6 +10,7 @@ models are restored afterwards: ``compare`` leaves the user's block and port as 
 import dataclasses
 import importlib
 import math
+import re
 
 import numpy
 
@@ -199,7 +200,13 @@ def compare(block, ported, *inputs, dtype=None, rtol=None, atol=None, training=F
     flat = [a.astype(dtype) if a.dtype.kind == 'f' else a for a in flat]
     expected = _gluon_run(block, graph, flat, dtype, training, lr, seed)
     runner = importlib.import_module(f'{__package__}.{target}')
-    actual = runner.run_compare(ported, flat, lambda k, shape, dt: cotangent(k, shape, dt, seed), training, lr)
+    try:
+        actual = runner.run_compare(ported, flat, lambda k, shape, dt: cotangent(k, shape, dt, seed), training, lr)
+    except G.PortError as err:  # the port crashed in a layer: that is a failed comparison, named
+        found = re.search(r'([\w.]+) \((\w+)\): ', str(err))
+        layer = found.group(1) if found else '?'
+        return Comparison(target, dtype, rtol, atol, [Row('run', 'the port raised', layer, math.inf, math.inf,
+                                                          math.nan, False, str(err))])
     rows, skipped = [], []
     n_out = len(expected['output'])
     if len(actual['output']) != n_out:

@@ -405,6 +405,11 @@ def evaluate(graph, convs, ctx, flat_inputs, params):
             values.append((feeds[node.name] if node.name in feeds else params[node.name],))
             continue
         ctx.node_index = i
-        out = convs[i](ctx, node, *[values[src][k] for src, k in node.inputs])
+        try:
+            out = convs[i](ctx, node, *[values[src][k] for src, k in node.inputs])
+        except PortError:
+            raise
+        except Exception as err:  # name the node: the user sees which layer of theirs failed
+            raise PortError(f'{node.name} ({node.op}): {type(err).__name__}: {err}'.split('\n')[0]) from err
         values.append(out if isinstance(out, tuple) else (out,))
     return [values[src][k] for src, k in graph.outputs]

@@ -247,6 +247,11 @@ def check_rnn(node):
 @converter('RNN', '_npx_rnn', target='torch')
 def rnn(ctx, node, x, params, state, cell=None):
     """``torch.func.functional_call`` of a PyTorch ``RNN``/``LSTM``/``GRU`` on the fused vector's views."""
+    return run_rnn(ctx, node, x, split_rnn_params(node.attrs, params, x.shape[-1]), state, cell)
+
+
+def run_rnn(ctx, node, x, weights, state, cell=None):
+    """The PyTorch recurrent module of ``node`` run with ``weights`` (``{torch name: tensor}``)."""
     check_rnn(node)
     a = node.attrs
     mode = a.str('mode')
@@ -255,10 +260,10 @@ def rnn(ctx, node, x, params, state, cell=None):
         cls, extra = TORCH_RNN[mode]
         ctx.cache[key] = cls(x.shape[-1], a.int('state_size'), a.int('num_layers', 1),
                              bidirectional=a.bool('bidirectional'), dropout=a.float('p', 0.0),
-                             dtype=x.dtype, **extra).train(ctx.training)
-    weights = split_rnn_params(a, params, x.shape[-1])
+                             dtype=x.dtype, **extra)
+    module = ctx.cache[key].train(ctx.training)
     hx = (state, cell) if mode == 'lstm' else state
-    out, h = torch.func.functional_call(ctx.cache[key], weights, (x, hx))
+    out, h = torch.func.functional_call(module, weights, (x, hx))
     if not a.bool('state_outputs'):
         return out
     return (out,) + (tuple(h) if mode == 'lstm' else (h,))
