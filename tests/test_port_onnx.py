@@ -83,6 +83,29 @@ def test_the_porting_zoo_exports_and_matches(name, dtype):
     assert report.ok, str(report)
 
 
+@pytest.mark.parametrize('case', ['batchnorm_fix_gamma', 'lstm_3_layers', 'gru_bidirectional'])
+def test_where_mx_onnx_is_wrong_or_refuses(case):
+    """The legacy models MXNet's own exporter gets wrong (fix_gamma, apache/mxnet#15717) or refuses
+    (more than 2 RNN layers, a bidirectional GRU) export and match here."""
+    rng = onp.random.RandomState(0)
+    with mode(False):
+        if case == 'batchnorm_fix_gamma':
+            net = nn.HybridSequential()
+            net.add(nn.Conv2D(4, 3), nn.BatchNorm(scale=False))
+            net.initialize()
+            inputs = [mx.nd.array(rng.normal(0, 1, (3, 2, 6, 6)))]
+            net(*inputs)
+            net[1].gamma.set_data(mx.nd.full((4,), 2.5))
+        else:
+            net = rnn.LSTM(5, num_layers=3, input_size=4) if case == 'lstm_3_layers' else \
+                rnn.GRU(5, bidirectional=True, input_size=4)
+            net.initialize()
+            inputs = [mx.nd.array(rng.normal(0, 1, (6, 3, 4))), net.begin_state(batch_size=3)]
+        model = _port().to_onnx(net, *inputs, batch_axes=None if case == 'batchnorm_fix_gamma' else
+                                [1] * (1 + len(inputs[1])))
+    assert _port().compare(net, model, *inputs).ok
+
+
 def test_float64_exactness_where_mxnet_is_not():
     """The exported relu RNN, LeakyReLU, erf, gelu and elu agree with exact float64 math to 1e-14
     (MXNet's own float64 kernels for them are float32-precise: it is MXNet that is off)."""
