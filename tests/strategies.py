@@ -62,14 +62,15 @@ texts = st.text(alphabet=st.characters(codec='utf-8', exclude_categories=('Cs',)
 @st.composite
 def onnx_stacks(draw):
     """A random stack of supported layers for the ONNX export property: ``(specs, input shape,
-    numpy_mode)``; each spec is ``(layer kind, kwargs)`` with sizes that keep every shape valid."""
+    numpy_mode, dtype)``; each spec is ``(layer kind, kwargs)`` with sizes that keep every shape valid
+    (transposes and reshapes between the layers included)."""
     rank = draw(st.sampled_from([3, 4]))
     channels = draw(st.integers(1, 4))
     spatial = [draw(st.integers(5, 9)) for _ in range(rank - 2)]
     shape = (3, channels, *spatial)
     specs = []
     for _ in range(draw(st.integers(1, 5))):
-        kind = draw(st.sampled_from(['conv', 'pool', 'batchnorm', 'activation', 'dropout']))
+        kind = draw(st.sampled_from(['conv', 'pool', 'batchnorm', 'activation', 'dropout', 'transpose', 'reshape']))
         if kind == 'conv':
             kernel, stride = draw(st.integers(1, 3)), draw(st.integers(1, 2))
             padding, dilation = draw(st.integers(0, 1)), draw(st.integers(1, 2))
@@ -87,7 +88,8 @@ def onnx_stacks(draw):
             ceil = draw(st.booleans())
             size = [(-(-(n + 2 * padding - pool) // stride) if ceil else (n + 2 * padding - pool) // stride) + 1
                     for n in spatial]
-            if min(size) < 1 or (ceil and any((o - 1) * stride >= n + padding for o, n in zip(size, spatial))):
+            if min(size) < 1 or any(pool > n + 2 * padding for n in spatial) or \
+                    (ceil and any((o - 1) * stride >= n + padding for o, n in zip(size, spatial))):
                 continue
             specs.append(('pool', dict(kind=draw(st.sampled_from(['max', 'avg'])), pool_size=pool, strides=stride,
                                        padding=padding, ceil_mode=ceil)))
@@ -95,8 +97,16 @@ def onnx_stacks(draw):
         elif kind == 'activation':
             specs.append(('activation', dict(act=draw(st.sampled_from(
                 ['relu', 'sigmoid', 'tanh', 'softrelu', 'softsign', 'leaky', 'elu', 'selu', 'gelu', 'swish'])))))
+        elif kind == 'transpose':  # swap the last two axes (channels and length for 1-D)
+            specs.append(('transpose', {}))
+            if rank == 3:
+                channels, spatial = spatial[0], [channels]
+            else:
+                spatial = spatial[::-1]
+        elif kind == 'reshape':  # merge the spatial axes into one and split them back (reshape codes)
+            specs.append(('reshape', dict(spatial=tuple(spatial))))
         else:
             specs.append((kind, {}))
-    if draw(st.booleans()):
+    if not specs or draw(st.booleans()):
         specs.append(('dense', dict(units=draw(st.integers(1, 6)), flatten=True)))
-    return specs, shape, draw(st.booleans())
+    return specs, shape, draw(st.booleans()), draw(st.sampled_from(['float32', 'float32', 'float64']))

@@ -769,23 +769,23 @@ def pooling(ctx, node, x):
     convention = node.attrs.str('pooling_convention', 'valid')
     if convention not in ('valid', 'full'):
         raise PortError(f'pooling_convention {convention!r} has no ONNX mapping')
-    common = dict(kernel_shape=kernel, strides=_spatial(node, 'stride', n, 1), pads=pad + pad,
-                  ceil_mode=int(convention == 'full'))
+    strides = _spatial(node, 'stride', n, 1)
+    include = node.attrs.bool('count_include_pad', True) or kind == 'sum'
+    # 'full' rounds the window count up; it differs from 'valid' only where the border cuts a window
+    if convention == 'full' and _partial_windows(ctx.shape(x)[2:], kernel, strides, pad):
+        if kind in ('max', 'avg', 'sum'):
+            return _pool_full(ctx, x, kind, kernel, strides, pad, include)
+        if ctx.opset < 18:
+            raise PortError('LpPool with ceil_mode needs opset >= 18')
+    common = dict(kernel_shape=kernel, strides=strides, pads=pad + pad)
     if kind == 'max':
         return ctx.op('MaxPool', [x], **common)
-    if kind == 'avg' and convention == 'full' and _partial_windows(ctx.shape(x)[2:], kernel, common['strides'], pad):
-        return _avg_pool_full(ctx, x, kernel, common['strides'], pad, node.attrs.bool('count_include_pad', True))
     if kind in ('avg', 'sum'):
-        include = node.attrs.bool('count_include_pad', True) or kind == 'sum'
-        if not any(pad) and kind == 'avg':
-            # no padding: MXNet divides a window cut by the border ('full') by its in-bounds size,
-            # which is count_include_pad=0 (the reference evaluator reads 1 as the whole kernel)
-            include = False
         y = ctx.op('AveragePool', [x], count_include_pad=int(include), **common)
         return y if kind == 'avg' else ctx.op('Mul', [y, ctx.scalar(int(numpy.prod(kernel)), x)])
     if kind == 'lp':
-        return ctx.op('LpPool', [x], p=node.attrs.int('p_value', 2),
-                      **{k: v for k, v in common.items() if k != 'ceil_mode' or ctx.opset >= 18})
+        extra = {'ceil_mode': 1} if convention == 'full' and ctx.opset >= 18 else {}
+        return ctx.op('LpPool', [x], p=node.attrs.int('p_value', 2), **common, **extra)
     raise PortError(f'pool_type {kind!r} has no ONNX mapping')
 
 
@@ -794,30 +794,36 @@ def _partial_windows(spatial, kernel, strides, pad):
     return any((n + 2 * p - k) % s for n, k, s, p in zip(spatial, kernel, strides, pad))
 
 
-def _avg_pool_full(ctx, x, kernel, strides, pad, include_pad):
-    """Average pooling, 'full' convention, with border-cut windows, written as a sum pool over an
-    explicitly padded input divided by each window's count (MXNet counts the positions inside
-    the padded input, or inside the input without ``count_include_pad``).
+def _pool_full(ctx, x, kind, kernel, strides, pad, include_pad):
+    """Max/average/sum pooling, 'full' convention, with border-cut windows: the input padded
+    explicitly (-inf for max, zeros otherwise) up to the last window, pooled without padding or
+    ceil_mode; an average is divided by each window's count as MXNet counts it (the positions
+    inside the padded input, or inside the input without ``count_include_pad``).
 
-    why not AveragePool(ceil_mode=1): onnxruntime agrees with MXNet, but the reference
-    evaluator (onnx 1.23) averages border-cut windows wrongly, and it is the float64 runtime.
+    why not MaxPool/AveragePool(ceil_mode=1): onnxruntime agrees with MXNet, but the reference
+    evaluator (onnx 1.23), the float64 runtime, gets border-cut windows wrong (shapes and averages).
     """
     spatial = ctx.shape(x)[2:]
     extra, counts = [], []
-    for n, k, s, p in zip(spatial, kernel, strides, pad):
-        out = -(-(n + 2 * p - k) // s) + 1
-        e = (out - 1) * s + k - (n + 2 * p)
-        mask = numpy.concatenate([numpy.full(p, float(include_pad)), numpy.ones(n),
+    for size, k, s, p in zip(spatial, kernel, strides, pad):
+        out = -(-(size + 2 * p - k) // s) + 1
+        e = (out - 1) * s + k - (size + 2 * p)
+        mask = numpy.concatenate([numpy.full(p, float(include_pad)), numpy.ones(size),
                                   numpy.full(p, float(include_pad)), numpy.zeros(e)])
         extra.append(e)
         counts.append(numpy.array([mask[o * s:o * s + k].sum() for o in range(out)]))
+    pads = ctx.ints([0, 0] + list(pad) + [0, 0] + [p + e for p, e in zip(pad, extra)])
+    if kind == 'max':
+        padded = ctx.op('Pad', [x, pads, ctx.scalar(-numpy.inf, x)], mode='constant')
+        return ctx.op('MaxPool', [padded], kernel_shape=list(kernel), strides=list(strides))
+    padded = ctx.op('Pad', [x, pads], mode='constant')
+    mean = ctx.op('AveragePool', [padded], kernel_shape=list(kernel), strides=list(strides))
+    total = ctx.op('Mul', [mean, ctx.scalar(float(numpy.prod(kernel)), x)])
+    if kind == 'sum':
+        return total
     count = counts[0]
     for c in counts[1:]:
         count = numpy.multiply.outer(count, c)
-    pads = [0, 0] + list(pad) + [0, 0] + [p + e for p, e in zip(pad, extra)]
-    padded = ctx.op('Pad', [x, ctx.ints(pads)], mode='constant')
-    mean = ctx.op('AveragePool', [padded], kernel_shape=list(kernel), strides=list(strides))
-    total = ctx.op('Mul', [mean, ctx.scalar(float(numpy.prod(kernel)), x)])
     return ctx.op('Div', [total, ctx.const(count[None, None], ctx.dtype(x), 'window_count')])
 
 
