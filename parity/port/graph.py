@@ -118,6 +118,8 @@ class Graph:
     numpy_mode: bool
     trainable: list = dataclasses.field(default_factory=list)
     input_nodes: dict = dataclasses.field(default_factory=dict)
+    #: the example inputs' dtypes, in ``inputs`` order
+    input_dtypes: list = dataclasses.field(default_factory=list)
 
     def index(self, name):
         """The index of the node called ``name``."""
@@ -142,7 +144,7 @@ class Graph:
             'inputs': self.inputs, 'aux': self.aux, 'trainable': self.trainable,
             'outputs': [list(o) for o in self.outputs], 'in_format': self.in_format,
             'out_format': self.out_format, 'numpy_mode': self.numpy_mode,
-            'input_nodes': self.input_nodes,
+            'input_nodes': self.input_nodes, 'input_dtypes': self.input_dtypes,
             'params': {k: [list(v.shape), str(v.dtype)] for k, v in self.params.items()}}, indent=1)
 
 
@@ -155,7 +157,7 @@ def from_json(text, params):
     nodes = [Node(n['op'], n['name'], Attrs(n['attrs']), [tuple(i) for i in n['inputs']]) for n in data['nodes']]
     return Graph(nodes, data['inputs'], {k: numpy.asarray(params[k]) for k in data['params']}, data['aux'],
                  [tuple(o) for o in data['outputs']], data['in_format'], data['out_format'], data['numpy_mode'],
-                 data['trainable'], data['input_nodes'])
+                 data['trainable'], data['input_nodes'], data.get('input_dtypes', []))
 
 
 def from_symbol_json(text, params, input_names=None, aux=()):
@@ -330,7 +332,8 @@ def trace(block, *example_inputs):
     flat, in_format = flatten(list(example_inputs))
     numpy_mode = _mode_of(flat)
     with mode(numpy_mode):
-        args = regroup([to_mxnet(a, numpy_mode) for a in flat], in_format)
+        args_flat = [to_mxnet(a, numpy_mode) for a in flat]
+        args = regroup(args_flat, in_format)
         block.hybridize()
         _, out_format = flatten(block(*args))
         # why not export(): it writes the same JSON and parameters, but to files; the cached
@@ -371,7 +374,7 @@ def trace(block, *example_inputs):
         raise PortError(f'{type(block).__name__} was called with {len(flat)} arrays but its graph has '
                         f'{len(input_syms)} inputs')
     return Graph(nodes, flat_names, kept, sorted(aux & used), outputs, in_format, out_format, numpy_mode,
-                 trainable, dict(zip(flat_names, input_syms)))
+                 trainable, dict(zip(flat_names, input_syms)), [str(numpy.dtype(a.dtype)) for a in args_flat])
 
 
 # --- interpreting a graph ----------------------------------------------------------------------

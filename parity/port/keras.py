@@ -58,7 +58,9 @@ class PortedModel(keras.Model):
 
     def __init__(self, graph, **kwargs):
         floats = [v.dtype for v in graph.params.values() if v.dtype.kind == 'f']
-        super().__init__(dtype=str(floats[0]) if floats else 'float32', **kwargs)
+        floats += [numpy.dtype(d) for d in graph.input_dtypes if numpy.dtype(d).kind == 'f']
+        # autocast off: Keras would cast float64 inputs to the model's dtype
+        super().__init__(dtype=str(floats[0]) if floats else 'float32', autocast=False, **kwargs)
         self.graph = graph
         self.convs = G.converters(graph, 'keras')
         self.native = {}        # RNN node index -> its Keras layers (see build_rnn)
@@ -723,8 +725,9 @@ def run_compare(model, inputs, cotangent, training, lr):
                   'input grad': {model.graph.inputs[i]: g.numpy() for i, g in zip(floating, in_grads) if g is not None},
                   'grad': gluon_values(model, {v.path: g for v, g in zip(trainable, var_grads) if g is not None}),
                   'aux': gluon_values(model, {v.path: v.numpy() for v in model.non_trainable_variables})}
-        optimizer = keras.optimizers.SGD(learning_rate=lr)
-        optimizer.apply_gradients([(g, v) for g, v in zip(var_grads, trainable) if g is not None])
+        pairs = [(g, v) for g, v in zip(var_grads, trainable) if g is not None]
+        if pairs:
+            keras.optimizers.SGD(learning_rate=lr).apply_gradients(pairs)
         after = {v.path: v.numpy() for v in trainable if v.path not in model.merged}
         result['after step'] = gluon_values(model, after)
         result['not comparable'] = {name: reason for path, reason in model.merged.items()

@@ -580,8 +580,9 @@ def run_compare(module, inputs, cotangent, training, lr):
                   'input grad': {n: x.grad.numpy() for n, x in zip(module.graph.inputs, xs) if x.grad is not None},
                   'grad': gluon_grads(module),
                   'aux': {n: b.detach().numpy().copy() for n, b in module.named_buffers()}}
-        optimizer = torch.optim.SGD([p for p in module.parameters() if p.requires_grad], lr=lr)
-        optimizer.step()
+        trainable = [p for p in module.parameters() if p.requires_grad]
+        if trainable:
+            torch.optim.SGD(trainable, lr=lr).step()
         result['after step'] = {n: p.detach().numpy().copy() for n, p in module.named_parameters()}
     finally:
         module.load_state_dict(saved)
