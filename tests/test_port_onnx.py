@@ -8,14 +8,15 @@ import math
 import mxnet as mx
 import numpy as onp
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from mxnet.gluon import nn, rnn
 
 import onnx_models as zoo
 from parity.port import registry
 from parity.port.graph import Attrs, Node, PortError, mode, trace
 from parity_support import need
-from strategies import onnx_stacks
+from strategies import layer_stacks, onnx_stacks
+from test_properties_port import RTOL, Stack
 
 pytestmark = pytest.mark.onnx
 
@@ -475,3 +476,22 @@ def test_trained_char_rnn_continues_like_predict_ch8(corpus_dir, capsys):
         want = d2l.predict_ch8(prefix, 50, net, vocab, device)
         assert _onnx_greedy(model, prefix, 50, vocab, 64) == want
         assert len(want) == len(prefix) + 50 and len(set(want[len(prefix):])) > 3  # trained, not constant
+
+
+@settings(max_examples=int(__import__("os").environ.get("PORT_EXAMPLES", 15)), deadline=None)
+@given(layer_stacks())
+def test_property_the_ports_random_stacks_export_and_match(stack):
+    """The port's own random float64 stacks (RNN/LSTM/GRU layers, norms, concatenations, reshape codes;
+    tests/test_properties_port.py builds them) through ONNX, held to that property's tolerance."""
+    input_shape, specs = stack
+    with mode(True):
+        block = Stack(specs)
+        block.initialize()
+        block.cast('float64')
+        _port_zoo().randomize(block, onp.random.default_rng(0))
+    x = onp.random.default_rng(1).normal(size=input_shape)
+    port = _port()
+    with mode(True):
+        model = port.to_onnx(block, mx.np.array(x, dtype='float64'))
+    report = port.compare(block, model, x, rtol=RTOL)
+    assert report.ok, f'{specs} on {input_shape}:\n{report}'
