@@ -530,10 +530,8 @@ for _ops, _onnx_op in [
         (('sqrt', '_npi_sqrt'), 'Sqrt'), (('abs', '_npi_absolute', '_npi_abs'), 'Abs'),
         (('negative', '_npi_negative'), 'Neg'), (('erf', '_npx_erf'), 'Erf'), (('sin', '_npi_sin'), 'Sin'),
         (('cos', '_npi_cos'), 'Cos'), (('floor', '_npi_floor'), 'Floor'), (('ceil', '_npi_ceil'), 'Ceil'),
-        (('sign', '_npi_sign'), 'Sign'), (('reciprocal', '_npi_reciprocal'), 'Reciprocal'),
-        (('Flatten', 'flatten', '_npx_batch_flatten'), None)]:
-    if _onnx_op:
-        converter(*_ops, target='onnx')(_unary(_onnx_op))
+        (('sign', '_npi_sign'), 'Sign'), (('reciprocal', '_npi_reciprocal'), 'Reciprocal')]:
+    converter(*_ops, target='onnx')(_unary(_onnx_op))
 
 
 @converter('Flatten', 'flatten', '_npx_batch_flatten', target='onnx')
@@ -1042,9 +1040,8 @@ def split(ctx, node, x):
     return outs
 
 
-@converter('slice', '_npi_slice', '_npx_slice', 'crop', target='onnx')
+@converter('slice', '_npi_slice', '_npx_slice', target='onnx')
 def slice_(ctx, node, x):
-    shape = ctx.shape(x)
     begin, end = node.attrs.tuple('begin'), node.attrs.tuple('end')
     step = node.attrs.tuple('step') or ()
     starts, ends, axes, steps = [], [], [], []
@@ -1056,7 +1053,6 @@ def slice_(ctx, node, x):
         ends.append((big if s > 0 else -big) if e is None else e)
         axes.append(a)
         steps.append(s)
-    del shape
     return ctx.slice(x, starts, ends, axes, steps)
 
 
