@@ -293,8 +293,7 @@ def to_onnx(block, *example_inputs, opset=OPSET, batch_axes=None, check=True):
     model.metadata_props.add(key='gluon_d2l.in_format', value=json.dumps(graph.in_format))
     model.metadata_props.add(key='gluon_d2l.out_format', value=json.dumps(graph.out_format))
     if check:
-        model = check_model(model, {o.name: ex.shape(o.name) for o in outputs_proto},
-                            {i.name: a for i, a in zip(inputs_proto, axes)})
+        model = check_model(model, {o.name: ex.shape(o.name) for o in outputs_proto})
     return model
 
 
@@ -329,7 +328,7 @@ def save(block, path, *example_inputs, opset=OPSET, batch_axes=None, check_input
     return reports
 
 
-def check_model(model, expected_shapes, batch_axes=None):
+def check_model(model, expected_shapes):
     """``onnx.checker.check_model(full_check=True)``, strict shape inference, and the inferred output
     shapes against MXNet's (a symbolic batch dimension matches any size). Returns the model with
     the inferred output shapes filled in; raises ``PortError`` naming the output otherwise."""
