@@ -260,6 +260,22 @@ def test_save_writes_only_a_model_that_matches(tmp_path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ['resnet.onnx']
 
 
+def test_check_model_refuses_weights_as_inputs_and_invalid_models():
+    import onnx
+    net, inputs, model = _export('mlp')
+    weight = model.graph.initializer[0]
+    leaky = onnx.ModelProto()
+    leaky.CopyFrom(model)
+    leaky.graph.input.append(onnx.helper.make_tensor_value_info(weight.name, weight.data_type, list(weight.dims)))
+    with pytest.raises(PortError, match=f"weights \\['{weight.name}'\\] are graph inputs, not initializers"):
+        _port().check_model(leaky, {})
+    broken = onnx.ModelProto()
+    broken.CopyFrom(model)
+    broken.graph.node[0].input[0] = 'nowhere'
+    with pytest.raises(PortError, match='fails the ONNX checker'):
+        _port().check_model(broken, {})
+
+
 # --- meta-tests: classic export bugs are caught, and the node is named ------------------------
 
 def _planted(op, wrap):
