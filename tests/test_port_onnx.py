@@ -207,6 +207,37 @@ def test_the_model_is_checked_and_named_after_the_block():
     assert state_dims == [1, 'batch', 16]
 
 
+@pytest.mark.parametrize('name', ['lstm_lm_2layer', 'd2l_hybrid_scratch', 'text_cnn', 'attention'])
+def test_a_dynamic_sequence_length(name):
+    """dynamic_axes makes the time axis symbolic: one export runs any batch size and length."""
+    import onnx
+    net, inputs = zoo.build(name)
+    first = trace(net, *inputs).inputs[0]  # tokens/inputs/X/x: named after hybrid_forward's argument
+    model = _port().to_onnx(net, *inputs, dynamic_axes={first: {1: 'steps'}})
+    dims = model.graph.input[0].type.tensor_type.shape.dim
+    assert [d.dim_param for d in dims[:2]] == ['batch', 'steps']
+    onnx.checker.check_model(model, full_check=True)
+    for batch, steps in ((2, 3), (4, 11)):
+        longer = zoo.resample(name, inputs, batch)
+        x = longer[0].asnumpy()
+        rng = onp.random.RandomState(steps)
+        if name in ('text_cnn', 'lstm_lm_2layer', 'd2l_hybrid_scratch'):
+            x = rng.randint(0, int(x.max()) + 1, (batch, steps)).astype(x.dtype)
+        else:
+            x = rng.normal(0, 1, (batch, steps) + x.shape[2:]).astype(x.dtype)
+        longer[0] = mx.np.array(x, dtype=x.dtype)
+        assert _port().compare(net, model, *longer).ok
+
+
+def test_dynamic_axes_must_name_inputs_and_axes():
+    net, inputs = zoo.build('mlp')
+    with pytest.raises(PortError, match=r"dynamic_axes names \['tokens'\], which are not inputs; "
+                                        r"the inputs are \['x'\]"):
+        _port().to_onnx(net, *inputs, dynamic_axes={'tokens': {1: 'steps'}})
+    with pytest.raises(PortError, match=r"dynamic_axes\['x'\] has axes \[2\] outside 0..1"):
+        _port().to_onnx(net, *inputs, dynamic_axes={'x': {2: 'steps'}})
+
+
 @pytest.mark.parametrize('opset', [12, 22, '18', 18.0, True])
 def test_an_opset_outside_13_to_21_is_a_clear_error(opset):
     net, inputs = zoo.build('mlp')

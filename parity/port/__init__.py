@@ -31,7 +31,7 @@ def to_flax(block, *example_inputs):
     return to_flax(block, *example_inputs)
 
 
-def to_onnx(block, *example_inputs, opset=18, batch_axes=None):
+def to_onnx(block, *example_inputs, opset=18, batch_axes=None, dynamic_axes=None):
     """``block`` as a checked ``onnx.ModelProto``, weights as initializers (see ``parity/port/onnx.py``)."""
     from .onnx import to_onnx
-    return to_onnx(block, *example_inputs, opset=opset, batch_axes=batch_axes)
+    return to_onnx(block, *example_inputs, opset=opset, batch_axes=batch_axes, dynamic_axes=dynamic_axes)

@@ -223,14 +223,16 @@ def _batch_axes(graph, flat, batch_axes):
     return axes
 
 
-def to_onnx(block, *example_inputs, opset=OPSET, batch_axes=None, check=True):
+def to_onnx(block, *example_inputs, opset=OPSET, batch_axes=None, dynamic_axes=None, check=True):
     """``block`` (a Gluon HybridBlock) as an ``onnx.ModelProto`` with its weights as initializers.
 
     ``example_inputs`` are what the block is called with (nested lists for RNN states).
     ``batch_axes`` gives each flat input's batch axis (``None``: static); by default axis 0 of
     the first input, and for the others the first of axes 0, 1 of the same size (axis 1 for an
-    RNN state). ``opset`` is 13..21 (default 18). With ``check`` (default) the model is
-    verified as the module docstring says, else returned unchecked.
+    RNN state). ``dynamic_axes`` names more symbolic axes, ``{input name: {axis: 'name'}}``
+    (e.g. ``{'inputs': {1: 'steps'}}`` for a language model's sequence length); the check at
+    creation fails if a converter needed that size as a constant. ``opset`` is 13..21 (default
+    18). With ``check`` (default) the model is verified as the module docstring says.
     """
     onnx = _onnx()
     if not isinstance(opset, int) or isinstance(opset, bool) or opset not in OPSETS:
@@ -240,11 +242,19 @@ def to_onnx(block, *example_inputs, opset=OPSET, batch_axes=None, check=True):
     mapping, values = _evaluate(block, graph, flat)
     axes = _batch_axes(graph, flat, batch_axes)
 
+    dynamic_axes = dict(dynamic_axes or {})
+    unknown = sorted(set(dynamic_axes) - set(graph.inputs))
+    if unknown:
+        raise PortError(f'dynamic_axes names {unknown}, which are not inputs; the inputs are {graph.inputs}')
     ex = Exporter(opset)
     names = {}  # (node index, output index) -> ONNX value name
     inputs_proto = []
     for name, array, axis in zip(graph.inputs, flat, axes):
-        dims = [BATCH if a == axis else d for a, d in enumerate(array.shape)]
+        extra = dynamic_axes.get(name, {})
+        bad = [a for a in extra if not isinstance(a, int) or not 0 <= a < array.ndim]
+        if bad:
+            raise PortError(f'dynamic_axes[{name!r}] has axes {bad} outside 0..{array.ndim - 1}')
+        dims = [extra.get(a, BATCH if a == axis else d) for a, d in enumerate(array.shape)]
         inputs_proto.append(onnx.helper.make_tensor_value_info(name, _elem_type(array.dtype), dims))
         ex.shapes[name], ex.dtypes[name] = array.shape, array.dtype
     for name, array in graph.params.items():
