@@ -850,9 +850,10 @@ def batch_norm(ctx, node, x, gamma, beta, mean, var):
     axis = _ax(node.attrs.int('axis', 1), ctx.rank(x))
     if node.attrs.bool('fix_gamma', True):
         gamma = ctx.const(numpy.ones(ctx.shape(gamma)), ctx.dtype(x), 'ones')
-    if axis == 1 and _exact32(eps):
+    if axis == 1 and (ctx.dtype(x).itemsize <= 4 or _exact32(eps)):
         return ctx.op('BatchNormalization', [x, gamma, beta, mean, var], epsilon=eps)
-    # another channel axis (or an eps float32 cannot hold): the same affine map written out
+    # another channel axis, or float64 with an eps that float32 (ONNX's attribute) cannot hold:
+    # the same affine map written out
     scale = ctx.op('Div', [gamma, ctx.op('Sqrt', [ctx.op('Add', [var, ctx.scalar(eps, x)])])])
     shift = ctx.op('Sub', [beta, ctx.op('Mul', [mean, scale])])
     return ctx.op('Add', [ctx.op('Mul', [x, _channel_shape(ctx, x, axis, scale)]), _channel_shape(ctx, x, axis, shift)])
