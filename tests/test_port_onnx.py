@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given, settings
 from mxnet.gluon import nn, rnn
 
-import onnx_models as zoo
+import onnx_models as models
 from parity.port import registry
 from parity.port.graph import Attrs, Node, PortError, mode, trace
 from parity_support import need
@@ -37,19 +37,19 @@ def _port():
 MXNET_FLOAT32_IN_FLOAT64 = {'rnn_relu_deep': 1e-6, 'd2l_concise_rnn': 1e-6, 'mobilenetv3_se_hswish': 1e-6}
 #: float32 precision, as the port zoo holds MXNet's float64 relu RNN
 MXNET_FLOAT32_RTOL = 1e-6
-ALL = list(zoo.NUMPY_ZOO) + list(zoo.LEGACY_ZOO)
+ALL = list(models.NUMPY_ZOO) + list(models.LEGACY_ZOO)
 
 
 def _export(name, dtype='float32', **kwargs):
-    net, inputs = zoo.build(name, dtype)
-    model = _port().to_onnx(net, *inputs, batch_axes=zoo.batch_axes(name, inputs), **kwargs)
+    net, inputs = models.build(name, dtype)
+    model = _port().to_onnx(net, *inputs, batch_axes=models.batch_axes(name, inputs), **kwargs)
     return net, inputs, model
 
 
 @pytest.mark.parametrize('name', ALL)
 def test_zoo_float32_matches_in_onnxruntime_at_another_batch_size(name):
     net, inputs, model = _export(name)
-    report = _port().compare(net, model, *zoo.resample(name, inputs, 5))
+    report = _port().compare(net, model, *models.resample(name, inputs, 5))
     assert report.runtime == 'onnxruntime' and report.rtol == 1e-5
     assert report.ok, str(report)
 
@@ -58,7 +58,7 @@ def test_zoo_float32_matches_in_onnxruntime_at_another_batch_size(name):
 def test_zoo_float64_matches_in_the_reference_evaluator(name):
     net, inputs, model = _export(name, 'float64')
     tolerance = MXNET_FLOAT32_IN_FLOAT64.get(name, 1e-10)
-    report = _port().compare(net, model, *zoo.resample(name, inputs, 2), rtol=tolerance)
+    report = _port().compare(net, model, *models.resample(name, inputs, 2), rtol=tolerance)
     assert report.runtime == 'reference' and report.dtype == 'float64'
     assert report.ok, str(report)
 
@@ -71,7 +71,7 @@ def _port_zoo():
 @pytest.mark.parametrize('dtype', ['float32', 'float64'])
 @pytest.mark.parametrize('name', sorted(_port_zoo().MODELS))
 def test_the_porting_zoo_exports_and_matches(name, dtype):
-    """The porting zoo (parity/port/zoo.py), through parity.port.to_onnx and parity.port.compare."""
+    """The porting zoo (parity/port/models.py), through parity.port.to_onnx and parity.port.compare."""
     from parity import port
     block, inputs, entry = _port_zoo().build(name, dtype)
     rtol, atol = entry.tolerance.get(dtype, (None, None))  # the zoo's declared exceptions, with reasons
@@ -152,8 +152,8 @@ MXNET_CANNOT = {('softmax_activation', 'float64'), ('instance_norm', 'float64'),
 #: (measured against exact math; see test_float64_exactness_where_mxnet_is_not)
 MXNET_FLOAT32_PRECISION = {'leaky_variants', 'prelu_channels'}
 CASES = [(m, name, dtype) for m, name in
-         [(True, name) for name in zoo.OPERATORS_NUMPY] + [(False, name) for name in zoo.OPERATORS_LEGACY]
-         + [(m, name) for name in zoo.LAYER_CASES for m in (True, False)]
+         [(True, name) for name in models.OPERATORS_NUMPY] + [(False, name) for name in models.OPERATORS_LEGACY]
+         + [(m, name) for name in models.LAYER_CASES for m in (True, False)]
          for dtype in ('float32', 'float64')
          if not {(name, dtype), (name, m), (f'{"numpy" if m else "legacy"} {name}', dtype)} & MXNET_CANNOT]
 
@@ -163,8 +163,8 @@ def test_operator_families_export_and_match(numpy_mode, case, dtype):
     rng = onp.random.RandomState(0)
     array = mx.np.array if numpy_mode else mx.nd.array
     with mode(numpy_mode):
-        if case in zoo.LAYER_CASES:
-            make, shape = zoo.LAYER_CASES[case]
+        if case in models.LAYER_CASES:
+            make, shape = models.LAYER_CASES[case]
             net = make(nn)
             net.initialize(mx.init.Xavier())
             x = array(rng.normal(0, 1, shape).astype('float32'))
@@ -172,7 +172,7 @@ def test_operator_families_export_and_match(numpy_mode, case, dtype):
             net.cast(dtype)
             x = x.astype(dtype)
         else:
-            fn = (zoo.OPERATORS_NUMPY if numpy_mode else zoo.OPERATORS_LEGACY)[case]
+            fn = (models.OPERATORS_NUMPY if numpy_mode else models.OPERATORS_LEGACY)[case]
             net = nn.HybridLambda(fn)
             x = array(rng.normal(0, 1, (5, 4)).astype(dtype), dtype=dtype)
         model = _port().to_onnx(net, x)
@@ -211,14 +211,14 @@ def test_the_model_is_checked_and_named_after_the_block():
 def test_a_dynamic_sequence_length(name):
     """dynamic_axes makes the time axis symbolic: one export runs any batch size and length."""
     import onnx
-    net, inputs = zoo.build(name)
+    net, inputs = models.build(name)
     first = trace(net, *inputs).inputs[0]  # tokens/inputs/X/x: named after hybrid_forward's argument
     model = _port().to_onnx(net, *inputs, dynamic_axes={first: {1: 'steps'}})
     dims = model.graph.input[0].type.tensor_type.shape.dim
     assert [d.dim_param for d in dims[:2]] == ['batch', 'steps']
     onnx.checker.check_model(model, full_check=True)
     for batch, steps in ((2, 3), (4, 11)):
-        longer = zoo.resample(name, inputs, batch)
+        longer = models.resample(name, inputs, batch)
         x = longer[0].asnumpy()
         rng = onp.random.RandomState(steps)
         if name in ('text_cnn', 'lstm_lm_2layer', 'd2l_hybrid_scratch'):
@@ -230,7 +230,7 @@ def test_a_dynamic_sequence_length(name):
 
 
 def test_dynamic_axes_must_name_inputs_and_axes():
-    net, inputs = zoo.build('mlp')
+    net, inputs = models.build('mlp')
     with pytest.raises(PortError, match=r"dynamic_axes names \['tokens'\], which are not inputs; "
                                         r"the inputs are \['x'\]"):
         _port().to_onnx(net, *inputs, dynamic_axes={'tokens': {1: 'steps'}})
@@ -240,13 +240,13 @@ def test_dynamic_axes_must_name_inputs_and_axes():
 
 @pytest.mark.parametrize('opset', [12, 22, '18', 18.0, True])
 def test_an_opset_outside_13_to_21_is_a_clear_error(opset):
-    net, inputs = zoo.build('mlp')
+    net, inputs = models.build('mlp')
     with pytest.raises(ValueError, match='opset must be an integer from 13 to 21'):
         _port().to_onnx(net, *inputs, opset=opset)
 
 
 def test_an_operator_without_converter_names_it_and_how_to_register():
-    net, inputs = zoo.build('mlp')
+    net, inputs = models.build('mlp')
     with registry.replaced('onnx', 'FullyConnected', None):
         with pytest.raises(registry.UnsupportedOperator, match=r"'FullyConnected'.*no onnx converter.*"
                            r"@parity\.port\.converter\('FullyConnected', target='onnx'\)"):
@@ -266,7 +266,7 @@ def test_missing_inputs_and_plain_blocks_are_clear_errors():
 def test_a_wrong_output_shape_fails_the_check_at_creation():
     with mode(True):
         net = nn.MaxPool2D(2, 2)
-        x = mx.np.ones((zoo.BATCH, 1, 5, 5))
+        x = mx.np.ones((models.BATCH, 1, 5, 5))
 
     def valid_as_full(ctx, node, x):  # a 'valid' MaxPool written with ceil_mode: 3x3, not 2x2
         attrs = Attrs(node.attrs, pooling_convention='full')
@@ -278,12 +278,12 @@ def test_a_wrong_output_shape_fails_the_check_at_creation():
 
 def test_save_writes_only_a_model_that_matches(tmp_path):
     import onnx
-    net, inputs = zoo.build('resnet_bn')
+    net, inputs = models.build('resnet_bn')
     path = tmp_path / 'resnet.onnx'
-    reports = _port().save(net, str(path), *inputs, check_inputs=[zoo.resample('resnet_bn', inputs, 7)])
+    reports = _port().save(net, str(path), *inputs, check_inputs=[models.resample('resnet_bn', inputs, 7)])
     assert len(reports) == 2 and all(r.ok for r in reports)
     loaded = onnx.load(str(path))
-    assert _port().compare(net, loaded, *zoo.resample('resnet_bn', inputs, 2)).ok
+    assert _port().compare(net, loaded, *models.resample('resnet_bn', inputs, 2)).ok
     bad = tmp_path / 'bad.onnx'
     with _planted('BatchNorm', _with_attr('eps', '0.5')):
         with pytest.raises(PortError, match=r'does not match the block; .*bad.onnx not written\n.*FAIL'):
@@ -315,12 +315,12 @@ def _planted(op, wrap):
 
 
 def _caught(name, op, wrap, culprit, dtype='float32'):
-    net, inputs = zoo.build(name, dtype) if isinstance(name, str) else name
+    net, inputs = models.build(name, dtype) if isinstance(name, str) else name
     port = _port()
-    assert port.compare(net, port.to_onnx(net, *inputs, batch_axes=zoo.batch_axes(name, inputs)
+    assert port.compare(net, port.to_onnx(net, *inputs, batch_axes=models.batch_axes(name, inputs)
                                           if isinstance(name, str) else None), *inputs).ok
     with _planted(op, wrap):
-        model = port.to_onnx(net, *inputs, batch_axes=zoo.batch_axes(name, inputs) if isinstance(name, str)
+        model = port.to_onnx(net, *inputs, batch_axes=models.batch_axes(name, inputs) if isinstance(name, str)
                              else None)
     report = port.compare(net, model, *inputs)
     assert not report.ok, 'the planted bug went unnoticed'
@@ -375,7 +375,7 @@ def test_meta_gru_linear_before_reset_off():
 
 def test_meta_batchnorm_fix_gamma_ignored():
     # bn2 of the zoo's BatchNorm CNN has scale=False (fix_gamma) and a gamma far from 1
-    net, inputs = zoo.build('batchnorm_cnn')
+    net, inputs = models.build('batchnorm_cnn')
     assert net.bn2._kwargs['fix_gamma']
     net.bn2.gamma.set_data(mx.np.full(net.bn2.gamma.shape, 2.5))  # what MXNet ignores
     with _planted('BatchNorm', _with_attr('fix_gamma', 'False')):
@@ -390,7 +390,7 @@ def test_meta_dense_weight_not_transposed():
     with mode(True):
         net = nn.Dense(6, in_units=6, flatten=False)
         net.initialize(mx.init.Normal(1))
-        inputs = [mx.np.array(onp.random.RandomState(0).normal(0, 1, (zoo.BATCH, 4, 6)).astype('float32'))]
+        inputs = [mx.np.array(onp.random.RandomState(0).normal(0, 1, (models.BATCH, 4, 6)).astype('float32'))]
 
     def wrap(convert):
         def buggy(ctx, node, x, weight, bias=None):
@@ -404,7 +404,7 @@ def test_meta_pooling_full_as_floor():
     with mode(False):
         net = nn.HybridSequential()
         net.add(nn.MaxPool2D(3, 2, ceil_mode=True), nn.GlobalAvgPool2D())
-        inputs = [mx.nd.array(onp.random.RandomState(0).normal(0, 1, (zoo.BATCH, 2, 8, 8)).astype('float32'))]
+        inputs = [mx.nd.array(onp.random.RandomState(0).normal(0, 1, (models.BATCH, 2, 8, 8)).astype('float32'))]
     _caught((net, inputs), 'Pooling', _with_attr('pooling_convention', 'valid'), 'pool')
 
 
