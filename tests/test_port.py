@@ -103,8 +103,8 @@ def test_unsupported_operator_fails_when_porting_and_names_it():
 
 @pytest.mark.parity
 def test_torch_port_is_a_module_with_gluon_named_weights():
-    torch = pytest.importorskip('torch') if False else __import__('torch')
     block, model, inputs, _ = ported('lstm_lm', 'torch', 'float32')
+    import torch
     assert isinstance(model, torch.nn.Module)
     assert set(model.state_dict()) == set(block.collect_params())
     fresh = port.to_torch(G.from_json(model.graph.to_json(), {k: v.numpy() for k, v in model.state_dict().items()}))

@@ -416,3 +416,48 @@ def evaluate(graph, convs, ctx, flat_inputs, params):
             raise PortError(f'{node.name} ({node.op}): {type(err).__name__}: {err}'.split('\n')[0]) from err
         values.append(out if isinstance(out, tuple) else (out,))
     return [values[src][k] for src, k in graph.outputs]
+
+
+# --- helpers the interpreting targets share ----------------------------------------------------
+
+#: gate blocks per fused-RNN mode
+RNN_GATES = {'rnn_relu': 1, 'rnn_tanh': 1, 'lstm': 4, 'gru': 3}
+
+
+def rnn_layout(attrs, input_size):
+    """The fused parameter vector of MXNet's ``RNN`` operator, in order: ``[(name, shape), ...]``.
+
+    All weights first (per layer, per direction: ``i2h`` then ``h2h``), then all biases in the
+    same order; ``name`` is PyTorch's (``weight_ih_l0``, ``bias_hh_l1_reverse``, ...).
+    """
+    mode, hidden = attrs.str('mode'), attrs.int('state_size')
+    layers, dirs = attrs.int('num_layers', 1), 2 if attrs.bool('bidirectional') else 1
+    gates = RNN_GATES[mode] * hidden
+    weights, biases = [], []
+    for layer in range(layers):
+        size = input_size if layer == 0 else hidden * dirs
+        for d in range(dirs):
+            suffix = f'l{layer}' + ('_reverse' if d else '')
+            weights += [(f'weight_ih_{suffix}', (gates, size)), (f'weight_hh_{suffix}', (gates, hidden))]
+            biases += [(f'bias_ih_{suffix}', (gates,)), (f'bias_hh_{suffix}', (gates,))]
+    return weights + biases
+
+
+def check_rnn(node):
+    a = node.attrs
+    for key in ('projection_size', 'lstm_state_clip_min', 'lstm_state_clip_max'):
+        if a.optional(key) is not None:
+            raise PortError(f'{node.name}: RNN {key}={a.str(key)} is not supported by the port')
+    if a.bool('use_sequence_length'):
+        raise PortError(f'{node.name}: RNN use_sequence_length is not supported by the port')
+
+
+def reduction_axes(node, ndim):
+    """The axes a reduction node reduces over (legacy ``exclude`` and ``axis=()`` included)."""
+    axes = node.attrs.axes('axis')
+    if axes is None or axes == ():
+        return tuple(range(ndim))
+    axes = tuple(a % ndim for a in axes)
+    if node.attrs.bool('exclude'):
+        axes = tuple(a for a in range(ndim) if a not in axes)
+    return axes

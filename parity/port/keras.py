@@ -272,7 +272,7 @@ def leaky_relu(ctx, node, x, gamma=None):
 
 # --- the fused RNN -----------------------------------------------------------------------------
 
-GATES = {'rnn_relu': 1, 'rnn_tanh': 1, 'lstm': 4, 'gru': 3}
+GATES = G.RNN_GATES
 #: Gluon's gate blocks in Keras's order (GRU: Gluon r, z, n; Keras z, r, h)
 KERAS_GATE_ORDER = {'rnn_relu': [0], 'rnn_tanh': [0], 'lstm': [0, 1, 2, 3], 'gru': [1, 0, 2]}
 
@@ -360,8 +360,7 @@ def build_rnn(model, graph, index):
 
 @converter('RNN', '_npx_rnn', target='keras')
 def rnn(ctx, node, x, params, state, cell=None):
-    from .torch import check_rnn
-    check_rnn(node)
+    G.check_rnn(node)
     a = node.attrs
     mode = a.str('mode')
     layers = ctx.owner.native.get(ctx.node_index)
@@ -389,12 +388,11 @@ def rnn(ctx, node, x, params, state, cell=None):
 
 def _rnn_ops(node, x, flat, state, cell):
     """The recurrence written with TensorFlow ops on MXNet's fused vector (Gluon's conventions)."""
-    from .torch import rnn_layout
     a = node.attrs
     mode = a.str('mode')
     dirs = 2 if a.bool('bidirectional') else 1
     views, offset = {}, 0
-    for name, shape in rnn_layout(a, x.shape[-1]):
+    for name, shape in G.rnn_layout(a, x.shape[-1]):
         size = math.prod(shape)
         views[name] = tf.reshape(flat[offset:offset + size], shape)
         offset += size
@@ -680,8 +678,7 @@ def log_softmax(ctx, node, x):
 
 def _reduction(fn):
     def convert(ctx, node, x):
-        from .torch import reduction_axes
-        axes = reduction_axes(node, x.shape.rank)
+        axes = G.reduction_axes(node, x.shape.rank)
         return fn(x, list(axes), node.attrs.bool('keepdims')) if axes else x
     return convert
 

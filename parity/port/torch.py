@@ -199,49 +199,20 @@ def leaky_relu(ctx, node, x, gamma=None):
 
 # --- the fused RNN -----------------------------------------------------------------------------
 
-GATES = {'rnn_relu': 1, 'rnn_tanh': 1, 'lstm': 4, 'gru': 3}
 TORCH_RNN = {'rnn_relu': (nn.RNN, {'nonlinearity': 'relu'}), 'rnn_tanh': (nn.RNN, {'nonlinearity': 'tanh'}),
              'lstm': (nn.LSTM, {}), 'gru': (nn.GRU, {})}
-
-
-def rnn_layout(attrs, input_size):
-    """The fused parameter vector of MXNet's ``RNN`` operator, in order: ``[(name, shape), ...]``.
-
-    All weights first (per layer, per direction: ``i2h`` then ``h2h``), then all biases in the
-    same order; ``name`` is PyTorch's (``weight_ih_l0``, ``bias_hh_l1_reverse``, ...).
-    """
-    mode, hidden = attrs.str('mode'), attrs.int('state_size')
-    layers, dirs = attrs.int('num_layers', 1), 2 if attrs.bool('bidirectional') else 1
-    gates = GATES[mode] * hidden
-    weights, biases = [], []
-    for layer in range(layers):
-        size = input_size if layer == 0 else hidden * dirs
-        for d in range(dirs):
-            suffix = f'l{layer}' + ('_reverse' if d else '')
-            weights += [(f'weight_ih_{suffix}', (gates, size)), (f'weight_hh_{suffix}', (gates, hidden))]
-            biases += [(f'bias_ih_{suffix}', (gates,)), (f'bias_hh_{suffix}', (gates,))]
-    return weights + biases
 
 
 def split_rnn_params(attrs, flat, input_size):
     """``{torch name: view of flat}`` for the fused vector (see :func:`rnn_layout`)."""
     out, offset = {}, 0
-    for name, shape in rnn_layout(attrs, input_size):
+    for name, shape in G.rnn_layout(attrs, input_size):
         size = math.prod(shape)
         out[name] = flat[offset:offset + size].reshape(shape)
         offset += size
     if offset != flat.numel():
         raise G.PortError(f'RNN parameter vector has {flat.numel()} values, the layout {offset}')
     return out
-
-
-def check_rnn(node):
-    a = node.attrs
-    for key in ('projection_size', 'lstm_state_clip_min', 'lstm_state_clip_max'):
-        if a.optional(key) is not None:
-            raise G.PortError(f'{node.name}: RNN {key}={a.str(key)} is not supported by the port')
-    if a.bool('use_sequence_length'):
-        raise G.PortError(f'{node.name}: RNN use_sequence_length is not supported by the port')
 
 
 @converter('RNN', '_npx_rnn', target='torch')
@@ -252,7 +223,7 @@ def rnn(ctx, node, x, params, state, cell=None):
 
 def run_rnn(ctx, node, x, weights, state, cell=None):
     """The PyTorch recurrent module of ``node`` run with ``weights`` (``{torch name: tensor}``)."""
-    check_rnn(node)
+    G.check_rnn(node)
     a = node.attrs
     mode = a.str('mode')
     key = (ctx.node_index, x.dtype, x.shape[-1])
@@ -520,20 +491,9 @@ def log_softmax(ctx, node, x):
     return torch.log_softmax(_softmax_input(node, x), dim=node.attrs.int('axis', -1))
 
 
-def reduction_axes(node, ndim):
-    """The axes a reduction node reduces over (legacy ``exclude`` and ``axis=()`` included)."""
-    axes = node.attrs.axes('axis')
-    if axes is None or axes == ():
-        return tuple(range(ndim))
-    axes = tuple(a % ndim for a in axes)
-    if node.attrs.bool('exclude'):
-        axes = tuple(a for a in range(ndim) if a not in axes)
-    return axes
-
-
 def _reduction(fn):
     def convert(ctx, node, x):
-        axes = reduction_axes(node, x.dim())
+        axes = G.reduction_axes(node, x.dim())
         keep = node.attrs.bool('keepdims')
         if not axes:
             return x
