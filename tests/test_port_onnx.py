@@ -286,8 +286,9 @@ def test_save_writes_only_a_model_that_matches(tmp_path):
     assert _port().compare(net, loaded, *models.resample('resnet_bn', inputs, 2)).ok
     bad = tmp_path / 'bad.onnx'
     with _planted('BatchNorm', _with_attr('eps', '0.5')):
-        with pytest.raises(PortError, match=r'does not match the block; .*bad.onnx not written\n.*FAIL'):
+        with pytest.raises(_port().Mismatch, match=r'does not match the block; .*bad.onnx not written\n.*FAIL') as err:
             _port().save(net, str(bad), *inputs)
+    assert not err.value.report.ok and err.value.report.first_bad_node.endswith('(BatchNorm)')
     assert sorted(p.name for p in tmp_path.iterdir()) == ['resnet.onnx']
 
 

@@ -23,8 +23,8 @@ from .compare import Comparison, Row, row
 from .graph import PortError, _mode_of, flatten, mode, regroup, trace
 from .registry import converter, lookup
 
-__all__ = ['to_onnx', 'compare', 'run', 'save', 'check_model', 'Exporter', 'OnnxComparison', 'OPSET', 'OPSETS',
-           'TOLERANCES', 'GATE_ORDER']
+__all__ = ['to_onnx', 'compare', 'run', 'save', 'Mismatch', 'check_model', 'Exporter', 'OnnxComparison',
+           'OPSET', 'OPSETS', 'TOLERANCES', 'GATE_ORDER']
 
 OPSET = 18
 OPSETS = range(13, 22)
@@ -321,17 +321,26 @@ def _rename(ex, start, value, target):
     return target
 
 
-def save(block, path, *example_inputs, opset=OPSET, batch_axes=None, check_inputs=()):
+class Mismatch(PortError):
+    """The exported model runs but does not match the block; ``report`` is the failing comparison."""
+
+    def __init__(self, message, report):
+        super().__init__(message)
+        self.report = report
+
+
+def save(block, path, *example_inputs, opset=OPSET, batch_axes=None, dynamic_axes=None, check_inputs=()):
     """Export ``block`` and write ``path`` (``.onnx``) only if the model passes the checks and
     :func:`compare` on ``example_inputs`` (and on each input tuple of ``check_inputs``, e.g. another
-    batch size). Returns the comparisons; raises ``PortError`` with the failing report, writing
-    nothing, otherwise. This is what ``gluon-d2l port --to onnx`` calls."""
+    batch size). Returns the comparisons. Writes nothing and raises :class:`Mismatch` (with the
+    failing report) if a comparison fails, ``PortError``/``UnsupportedOperator`` if the block
+    cannot be exported. This is what ``gluon-d2l port --to onnx`` calls."""
     onnx = _onnx()
-    model = to_onnx(block, *example_inputs, opset=opset, batch_axes=batch_axes)
+    model = to_onnx(block, *example_inputs, opset=opset, batch_axes=batch_axes, dynamic_axes=dynamic_axes)
     reports = [compare(block, model, *inputs) for inputs in [example_inputs, *check_inputs]]
     bad = [r for r in reports if not r.ok]
     if bad:
-        raise PortError(f'the ONNX model does not match the block; {path} not written\n{bad[0]}')
+        raise Mismatch(f'the ONNX model does not match the block; {path} not written\n{bad[0]}', bad[0])
     tmp = f'{path}.tmp'
     onnx.save(model, tmp)
     os.replace(tmp, path)
