@@ -163,3 +163,15 @@ def test_mxnet_float64_three_layer_rnn_middle_layer_gradient_disagrees_with_floa
     assert numpy.abs(f64['grad']['rnn0_l1_i2h_weight'] - f32['grad']['rnn0_l1_i2h_weight']).max() > 1e-1
     for name in ('rnn0_l0_i2h_weight', 'rnn0_l2_i2h_weight', 'rnn0_l1_h2h_weight'):
         numpy.testing.assert_allclose(f64['grad'][name], f32['grad'][name], rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parity
+def test_the_readme_pytest_example_runs():
+    """parity/README.md's complete pytest example of a port, executed as written."""
+    need('mxnet', 'torch', 'tensorflow')
+    import pathlib
+    text = (pathlib.Path(__file__).resolve().parents[1] / 'parity' / 'README.md').read_text()
+    start = text.index('# test_my_model_port.py')
+    namespace = {}
+    exec(compile(text[start:text.index('```', start)], 'parity/README.md', 'exec'), namespace)
+    namespace['test_tagger_ports_to_torch_and_keras']()

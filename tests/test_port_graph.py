@@ -100,13 +100,21 @@ def test_flatten_regroup_round_trip():
 
 
 def test_unsupported_operator_names_it_and_how_to_register():
-    with pytest.raises(port.UnsupportedOperator) as err:
-        registry.lookup('torch', 'NoSuchOp', node='layer0_fwd')
-    message = str(err.value)
+    message = str(port.UnsupportedOperator('NoSuchOp', 'torch', 'layer0_fwd'))
     assert "'NoSuchOp'" in message and 'torch' in message and 'layer0_fwd' in message
     assert "@parity.port.converter('NoSuchOp', target='torch')" in message
     with pytest.raises(ValueError, match='unknown port target'):
         registry.lookup('caffe', 'FullyConnected')
+
+
+def test_a_target_whose_framework_is_missing_says_so(monkeypatch):
+    import importlib
+
+    def missing(name):
+        raise ModuleNotFoundError("No module named 'keras'", name='keras')
+    monkeypatch.setattr(importlib, 'import_module', missing)
+    with pytest.raises(ModuleNotFoundError, match='the keras port target needs keras'):
+        registry.lookup('keras', 'NoSuchOp')
 
 
 def test_converter_registers_every_name_and_replaced_restores():

@@ -124,12 +124,13 @@ def pooling(ctx, node, x):
     pad = a.tuple('pad', None) or (0,) * nd
     window, strides = (1, 1) + tuple(kernel), (1, 1) + tuple(stride)
     padding = ((0, 0), (0, 0)) + tuple((p, p) for p in pad)
+    # concrete NumPy init values: JAX differentiates reduce_window only for a known monoid
     if kind == 'max':
-        return lax.reduce_window(x, -jnp.inf, lax.max, window, strides, padding)
+        return lax.reduce_window(x, numpy.array(-numpy.inf, x.dtype), lax.max, window, strides, padding)
     if kind in ('avg', 'sum'):
         if any(pad) and not a.bool('count_include_pad', True):
             raise G.PortError(f'{node.name}: count_include_pad=False is not supported by the flax port')
-        total = lax.reduce_window(x, jnp.zeros((), x.dtype), lax.add, window, strides, padding)
+        total = lax.reduce_window(x, numpy.zeros((), x.dtype), lax.add, window, strides, padding)
         return total if kind == 'sum' else total / math.prod(kernel)
     raise G.PortError(f'{node.name}: pool_type {kind} is not supported by the flax port')
 

@@ -298,7 +298,9 @@ def mx_mode():
 def mode(numpy_mode):
     """Run MXNet in NumPy mode (``True``) or legacy mode (``False``) inside the block."""
     import mxnet as mx
-    with mx.util.np_array(numpy_mode), mx.util.np_shape(numpy_mode):
+    # NumPy arrays need NumPy shapes: shape semantics on first and off last
+    first, second = (mx.util.np_shape, mx.util.np_array) if numpy_mode else (mx.util.np_array, mx.util.np_shape)
+    with first(numpy_mode), second(numpy_mode):
         yield
 
 

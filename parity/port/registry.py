@@ -64,7 +64,8 @@ def _load(target):
     except ModuleNotFoundError as err:
         if err.name and err.name.startswith('parity.port.'):
             return  # that target has no module yet: only user-registered converters
-        raise
+        raise ModuleNotFoundError(f'the {target} port target needs {err.name}, which is not installed',
+                                  name=err.name) from err
 
 
 def lookup(target, op, node=None):
