@@ -543,3 +543,54 @@ def test_property_the_ports_random_stacks_export_and_match(stack):
         model = port.to_onnx(block, mx.np.array(x, dtype='float64'))
     report = port.compare(block, model, x, rtol=RTOL)
     assert report.ok, f'{specs} on {input_shape}:\n{report}'
+
+
+CHAR_MODEL = '''
+from mxnet.gluon import rnn
+import gluon_d2l as d2l
+
+
+def build():
+    return d2l.RNNModel(rnn.GRU(16, num_layers=2, input_size=28), 28)
+'''
+
+
+def _port_command(argv):
+    import argparse
+    from parity.port import cli
+    parser = argparse.ArgumentParser(prog='gluon-d2l')
+    cli.register(parser.add_subparsers(dest='command', required=True))
+    args = parser.parse_args(['port'] + argv)
+    return args.handler(args)
+
+
+def test_cli_port_to_onnx_writes_only_a_model_that_matches(tmp_path, monkeypatch, capsys):
+    (tmp_path / 'charmodel.py').write_text(CHAR_MODEL)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import charmodel
+    with mode(True):
+        net = charmodel.build()
+        net.initialize()
+        rng = onp.random.default_rng(3)
+        for p in net.collect_params().values():
+            p.set_data(mx.np.array(rng.normal(size=p.shape) * 0.4, dtype=p.dtype))
+        net.save_parameters(str(tmp_path / 'net.params'))
+    args = ['--block', 'charmodel:build', '--params', 'net.params', '--input-shape', '3,9:int32:28',
+            '--input-shape', '[2,3,16]', '--to', 'onnx']
+    assert _port_command(args + ['--out', 'net.onnx']) == 0
+    out = capsys.readouterr().out
+    assert 'port to onnx (onnxruntime), float32' in out and 'wrote net.onnx' in out
+    import onnx
+    model = onnx.load(str(tmp_path / 'net.onnx'))
+    tokens = onp.random.default_rng(5).integers(0, 28, (4, 9)).astype('int32')
+    state = onp.random.default_rng(6).normal(size=(2, 4, 16)).astype('float32')
+    with mode(True):
+        assert _port().compare(net, model, mx.np.array(tokens, dtype='int32'), [mx.np.array(state)]).ok
+    with _planted('RNN', _gate_order('gru', [0, 1, 2])):
+        assert _port_command(args + ['--out', 'bad.onnx']) == 1
+    captured = capsys.readouterr()
+    assert 'FAIL' in captured.out and 'nothing written' in captured.err
+    assert _port_command(args + ['--out', 'train.onnx', '--training']) == 2
+    assert '--training: the ONNX export runs in inference mode' in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.glob('*.onnx')) == ['net.onnx']

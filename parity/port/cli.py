@@ -5,7 +5,8 @@ Builds the block from ``--block MODULE:FACTORY`` (``FACTORY()`` returns the bloc
 on random inputs of the ``--input-shape``s (forward, gradients, one SGD step), and writes the
 target's native weights to ``--out`` only if the comparison passes (exit 1 with the report
 otherwise). Next to the weights, ``OUT.graph.json`` holds the traced graph, so a fresh port can be
-rebuilt without MXNet: ``to_torch(graph.from_json(text, weights))``.
+rebuilt without MXNet: ``to_torch(graph.from_json(text, weights))``. ``--to onnx`` writes an ``.onnx``
+model instead, checked forward only (ONNX has no gradients) on the inputs and on a second draw of them.
 
 Entry point ``gluon_d2l.commands``: ``port = parity.port.cli:register``.
 """
@@ -16,7 +17,7 @@ import sys
 import numpy
 
 PROG = 'gluon-d2l port'
-TARGETS = ('torch', 'keras', 'flax')
+TARGETS = ('torch', 'keras', 'flax', 'onnx')
 
 
 def register(subparsers):
@@ -33,7 +34,7 @@ def add_arguments(p):
     p.add_argument('--params', metavar='FILE', help='parameters saved with block.save_parameters(FILE)')
     p.add_argument('--to', required=True, choices=TARGETS, help='the target framework')
     p.add_argument('--out', required=True, metavar='PATH', help='where to write the native weights '
-                   '(torch: state_dict .pt; keras: .weights.h5; flax: msgpack)')
+                   '(torch: state_dict .pt; keras: .weights.h5; flax: msgpack; onnx: the .onnx model)')
     p.add_argument('--input-shape', action='append', required=True, metavar='SHAPE[:DTYPE[:HIGH]]',
                    help='one per argument of the block, e.g. 2,35:int32:28 (tokens below 28) or 1,2,512; '
                         'a group in brackets is a list argument: [1,2,512;1,2,512]')
@@ -126,6 +127,8 @@ def run(args):
                 block.cast(args.dtype)
                 flat = [a.astype(args.dtype) if a.dtype.kind == 'f' else a for a in flat]
             example = G.regroup([G.to_mxnet(a, numpy_mode) for a in flat], fmt)
+        if args.to == 'onnx':
+            return run_onnx(args, block, example, rng, numpy_mode)
         target = importlib.import_module(f'{__package__}.{args.to}')
         ported = getattr(target, f'to_{args.to}')(block, *example)
     except (PortError, UnsupportedOperator) as err:
@@ -140,4 +143,27 @@ def run(args):
         return 1
     save(args.to, ported, args.out)
     print(f'wrote {args.out} and {args.out}.graph.json')
+    return 0
+
+
+def run_onnx(args, block, example, rng, numpy_mode):
+    """``--to onnx``: parity/port/onnx.py's ``save`` writes ``--out`` only if the model matches the block on
+    the example inputs and on a second random draw of the ``--input-shape``s (forward only)."""
+    from . import graph as G
+    from .onnx import Mismatch, save
+    if args.training:
+        return fail('--training: the ONNX export runs in inference mode')
+    again, fmt = G.flatten([parse_input(s, rng) for s in args.input_shape])
+    if args.dtype:
+        again = [a.astype(args.dtype) if a.dtype.kind == 'f' else a for a in again]
+    with G.mode(numpy_mode):
+        again = G.regroup([G.to_mxnet(a, numpy_mode) for a in again], fmt)
+    try:
+        reports = save(block, args.out, *example, check_inputs=[again], rtol=args.rtol, atol=args.atol)
+    except Mismatch as err:
+        print(err.report)
+        print(f'{PROG}: the port does not match; nothing written', file=sys.stderr)
+        return 1
+    print(reports[-1])
+    print(f'wrote {args.out}')
     return 0

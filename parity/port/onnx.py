@@ -329,15 +329,17 @@ class Mismatch(PortError):
         self.report = report
 
 
-def save(block, path, *example_inputs, opset=OPSET, batch_axes=None, dynamic_axes=None, check_inputs=()):
+def save(block, path, *example_inputs, opset=OPSET, batch_axes=None, dynamic_axes=None, check_inputs=(),
+         rtol=None, atol=None):
     """Export ``block`` and write ``path`` (``.onnx``) only if the model passes the checks and
     :func:`compare` on ``example_inputs`` (and on each input tuple of ``check_inputs``, e.g. another
-    batch size). Returns the comparisons. Writes nothing and raises :class:`Mismatch` (with the
-    failing report) if a comparison fails, ``PortError``/``UnsupportedOperator`` if the block
-    cannot be exported. This is what ``gluon-d2l port --to onnx`` calls."""
+    batch size), at ``rtol``/``atol`` (default: :data:`TOLERANCES`). Returns the comparisons.
+    Writes nothing and raises :class:`Mismatch` (with the failing report) if a comparison fails,
+    ``PortError``/``UnsupportedOperator`` if the block cannot be exported. This is what
+    ``gluon-d2l port --to onnx`` calls."""
     onnx = _onnx()
     model = to_onnx(block, *example_inputs, opset=opset, batch_axes=batch_axes, dynamic_axes=dynamic_axes)
-    reports = [compare(block, model, *inputs) for inputs in [example_inputs, *check_inputs]]
+    reports = [compare(block, model, *inputs, rtol=rtol, atol=atol) for inputs in [example_inputs, *check_inputs]]
     bad = [r for r in reports if not r.ok]
     if bad:
         raise Mismatch(f'the ONNX model does not match the block; {path} not written\n{bad[0]}', bad[0])
