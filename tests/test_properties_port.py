@@ -1,6 +1,8 @@
 """Property: a random stack of the layers the port supports (with transposes, reshapes and
-concatenations between them) ports to PyTorch and Keras and matches Gluon, forward, backward
+concatenations between them) ports to PyTorch, Keras and JAX/Flax and matches Gluon, forward, backward
 and after one SGD step, in float64."""
+import os
+
 import numpy
 import pytest
 from hypothesis import given, settings
@@ -77,10 +79,11 @@ class Stack(nn.HybridBlock):
 RTOL, ATOL = 1e-7, 1e-9
 
 
-@settings(max_examples=int(__import__("os").environ.get("PORT_EXAMPLES", 15)), deadline=None)
-@given(layer_stacks())
-def test_random_layer_stacks_port_and_match(stack):
-    need('mxnet', 'torch', 'tensorflow')
+EXAMPLES = int(os.environ.get('PORT_EXAMPLES', 15))
+
+
+def check_stack(stack, targets):
+    """Build the stack in float64, port it to each of ``targets`` and compare."""
     input_shape, specs = stack
     with G.mode(True):
         block = Stack(specs)
@@ -91,6 +94,20 @@ def test_random_layer_stacks_port_and_match(stack):
     # training mode with BatchNorm: MXNet's own inference-mode BatchNorm gradient is not its forward's
     # (tests/test_port.py); the stacks have no dropout, so otherwise inference mode
     training = any(kind == 'batchnorm' for kind, _ in specs)
-    for target in ('torch', 'keras'):
+    for target in targets:
         model = getattr(port, f'to_{target}')(block, G.to_mxnet(x, True))
         port.compare(block, model, x, dtype='float64', training=training, rtol=RTOL, atol=ATOL).assert_ok()
+
+
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(layer_stacks())
+def test_random_layer_stacks_port_and_match(stack):
+    need('mxnet', 'torch', 'tensorflow')
+    check_stack(stack, ('torch', 'keras'))
+
+
+@settings(max_examples=EXAMPLES, deadline=None)
+@given(layer_stacks())
+def test_random_layer_stacks_port_to_flax_and_match(stack):
+    need('mxnet', 'jax')
+    check_stack(stack, ('flax',))
