@@ -18,12 +18,17 @@ PACKAGES = {
     'jax': ('jax', 'flax'),
 }
 REFERENCES = tuple(name for name in PACKAGES if name != SYSTEM)
+#: export targets of ``parity.port`` that have no case adapter: ``available``/``required`` know them
+EXPORTERS = {
+    'onnx': ('onnx', 'onnxruntime'),
+}
 REQUIRE_ENV = 'GLUON_D2L_REQUIRE'
 
 
 def available(name):
-    """Whether the packages of framework ``name`` are installed (nothing is imported)."""
-    return all(importlib.util.find_spec(package) is not None for package in PACKAGES[name])
+    """Whether the packages of framework (or exporter) ``name`` are installed (nothing is imported)."""
+    packages = PACKAGES.get(name) or EXPORTERS[name]
+    return all(importlib.util.find_spec(package) is not None for package in packages)
 
 
 def load(name):
@@ -36,7 +41,8 @@ def load(name):
 def required():
     """The frameworks listed in ``$GLUON_D2L_REQUIRE`` (comma-separated): missing ones are failures."""
     names = [n.strip() for n in os.environ.get(REQUIRE_ENV, '').split(',') if n.strip()]
-    unknown = sorted(set(names) - set(PACKAGES))
+    known = {**PACKAGES, **EXPORTERS}
+    unknown = sorted(set(names) - set(known))
     if unknown:
-        raise ValueError(f'{REQUIRE_ENV} names unknown frameworks {unknown}; known: {", ".join(PACKAGES)}')
+        raise ValueError(f'{REQUIRE_ENV} names unknown frameworks {unknown}; known: {", ".join(known)}')
     return names
