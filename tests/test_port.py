@@ -175,3 +175,21 @@ def test_the_readme_pytest_example_runs():
     namespace = {}
     exec(compile(text[start:text.index('```', start)], 'parity/README.md', 'exec'), namespace)
     namespace['test_tagger_ports_to_torch_and_keras']()
+
+
+def test_rows_compare_shape_finiteness_and_tolerance():
+    row, Comparison = compare_module.row, compare_module.Comparison
+    e = numpy.array([1.0, -2.0, 4.0])
+    assert row('output', 'y', 'l', e + 3e-10, e, 1e-10, 1e-10).ok                 # 3e-10 <= 1e-10 + 4e-10
+    assert not row('output', 'y', 'l', e + 6e-10, e, 1e-10, 1e-10).ok
+    assert row('output', 'y', 'l', e[:2], e, 1e-10, 1e-10).problem.startswith('shape')
+    assert not row('grad', 'w', 'l', numpy.array([1.0, numpy.nan, 4.0]), e, 1, 1).ok
+    assert row('grad', 'w', 'l', numpy.array([numpy.inf]), numpy.array([numpy.inf]), 0, 0).ok
+    rows = [row('output', 'y', 'dense0_fwd', e, e, 1e-10, 1e-10),
+            row('grad', 'dense1_weight', 'dense1_fwd', e * 1.1, e, 1e-10, 1e-10)]
+    result = Comparison('torch', 'float64', 1e-10, 1e-10, rows)
+    assert not result.ok and result.worst.name == 'dense1_weight' and result.failures == rows[1:]
+    assert 'worst: grad dense1_weight in layer dense1_fwd' in str(result)
+    with pytest.raises(AssertionError, match='dense1_fwd'):
+        result.assert_ok()
+    assert not Comparison('torch', 'float64', 0, 0, []).ok                        # nothing compared is no pass

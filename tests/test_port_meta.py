@@ -14,11 +14,12 @@ from parity_support import need
 
 pytestmark = pytest.mark.parity
 DTYPES = ('float64', 'float32')
+FRAMEWORK = {'torch': 'torch', 'keras': 'tensorflow', 'flax': 'jax'}
 
 
 def compared(name, target, dtype, build=None):
     """Port zoo model ``name`` (or the ``build()`` one) to ``target`` with the current registry and compare."""
-    need('mxnet', {'torch': 'torch', 'keras': 'tensorflow'}[target])
+    need('mxnet', FRAMEWORK[target])
     if build is None:
         block, inputs, entry = zoo.build(name, dtype)
         options = entry.compare_options(dtype)
@@ -44,7 +45,7 @@ def caught(result, layer_part, kind='output'):
 
 
 def target_module(name):
-    need({'torch': 'torch', 'keras': 'tensorflow'}[name])
+    need(FRAMEWORK[name])
     return importlib.import_module(f'parity.port.{name}')
 
 
@@ -178,3 +179,23 @@ def test_missing_second_bias_is_caught(monkeypatch, target, dtype):
         monkeypatch.setattr(module, 'keras_rnn_weights', lambda mode, wi, wh, bi, bh: make_weights(
             mode, wi, wh, bi, numpy.zeros_like(bh)))                          # Keras's bias = b_i2h only
         caught(compared('concise_rnn', target, dtype), 'rnn0')
+
+
+@pytest.mark.parametrize('dtype', DTYPES)
+def test_flax_gru_gates_in_the_wrong_order_and_untransposed_dense_are_caught(monkeypatch, dtype):
+    flax_port = target_module('flax')
+    jnp = flax_port.jnp
+    compared('bigru', 'flax', dtype).assert_ok()
+    cell = flax_port._cell
+
+    def swapped(mode):  # the input gates of Gluon's r, z, n read as z, r, n (Keras's order)
+        step = cell(mode)
+
+        def wrong(carry, gi, Wh, bh):
+            r, z, n = jnp.split(gi, 3, axis=-1)
+            return step(carry, jnp.concatenate([z, r, n], axis=-1), Wh, bh)
+        return wrong
+    monkeypatch.setattr(flax_port, '_cell', swapped)
+    caught(compared('bigru', 'flax', dtype), 'gru0_rnn0')
+    with registry.replaced('flax', 'FullyConnected', lambda ctx, node, x, w, b=None: x @ w + b):
+        caught(compared('square', 'flax', dtype, build=square_dense), 'dense')
