@@ -54,7 +54,8 @@ class TensorReductionLayer(nn.HybridBlock):
             self.weight = self.params.get('weight', shape=(in_units, in_units, units))
 
     def forward(self, x, *args):
-        check_feature_size(type(self).__name__, x, self.in_units)
+        if hasattr(x, 'shape'):  # an array; a symbol (inside a hybridized parent) has no shape to check
+            check_feature_size(type(self).__name__, x, self.in_units)
         return super().forward(x, *args)
 
     def hybrid_forward(self, F, x, weight):

@@ -107,3 +107,26 @@ def test_fourier_half_layer_matches_numpy_fft(n):
     assert out.shape == (3, (n + 1) // 2, 2)
     onp.testing.assert_allclose(out[..., 0], coeffs.real, atol=1e-10)
     onp.testing.assert_allclose(out[..., 1], coeffs.imag, atol=1e-10)
+
+
+def test_tensor_reduction_layer_nested_in_a_hybridized_block():
+    from mxnet import np as mnp
+    from mxnet.gluon import nn
+
+    class Outer(nn.HybridBlock):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            with self.name_scope():
+                self.inner = d2l.TensorReductionLayer(2, 3)
+
+        def hybrid_forward(self, F, x):
+            return self.inner(x) * 2
+
+    net = Outer()
+    net.initialize()
+    x = mnp.random.uniform(size=(4, 3))
+    eager = net(x)
+    net.hybridize()
+    mx.test_utils.assert_almost_equal(net(x).asnumpy(), eager.asnumpy(), rtol=1e-6, atol=1e-6)
+    with pytest.raises(ValueError, match='in_units=3'):
+        net.inner(mnp.ones((4, 5)))
