@@ -527,11 +527,11 @@ def test_the_installed_entry_points_name_the_parity_commands():
     setup = configparser.ConfigParser()
     setup.read(os.path.join(os.path.dirname(__file__), '..', 'setup.cfg'))
     lines = [line.strip() for line in setup['options.entry_points'][cli.PLUGIN_GROUP].strip().splitlines()]
-    assert lines == ['parity = parity.cli:register', 'bench = parity.bench:register']
+    assert lines == ['parity = parity.cli:register', 'bench = parity.bench:register', 'port = parity.port.cli:register']
     found = cli.plugin_entry_points()
     if found:  # installed from this checkout (tox, CI): the metadata has the group
-        assert {'parity', 'bench'} <= set(found)
-        for name in ('parity', 'bench'):
+        assert {'parity', 'bench', 'port'} <= set(found)
+        for name in ('parity', 'bench', 'port'):
             assert callable(found[name].load())
 
 
