@@ -113,7 +113,7 @@ class RNNModelScratch:
     @property
     def param_names(self):
         """Names of ``params`` in order (those of :class:`HybridRNNScratch`)."""
-        return HybridRNNScratch.param_names + (('embedding0_weight',) if self.embedding else ())
+        return HybridRNNScratch.param_names + (('embed.weight',) if self.embedding else ())
 
     def __call__(self, X, state):
         check_token_batch(X, self.vocab_size)

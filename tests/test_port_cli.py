@@ -109,3 +109,43 @@ def test_port_bad_input_is_one_line_naming_the_option(trained, capsys, argv, mes
     assert port_command(flat) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith('gluon-d2l port: error:') and message in err and len(err.splitlines()) == 1
+
+
+@pytest.mark.parametrize('model', ['concise', 'hybrid'])
+def test_port_a_trained_run_directory_to_torch_same_next_character_distribution(tmp_path, monkeypatch, model):
+    need('mxnet')
+    need('torch')
+    import mxnet as mx
+    import torch
+    from gluon_d2l.program import cli as program
+    from gluon_d2l.program.jobs import load_trained
+    from parity.port import graph, to_torch
+    monkeypatch.chdir(tmp_path)
+    run = tmp_path / 'run'
+    assert program.main(['train', '--model', model, '--epochs', '2', '--hiddens', '16', '--batch-size', '4',
+                         '--num-steps', '8', '--max-tokens', '2000', '--device', 'cpu', '--out', str(run)]) == 0
+    assert port_command(['--run', str(run), '--to', 'torch', '--out', 'net.pt']) == 0
+    net, vocab, device, _ = load_trained(run)
+    weights = {k: v.numpy() for k, v in torch.load(tmp_path / 'net.pt').items()}
+    fresh = to_torch(graph.from_json((tmp_path / 'net.pt.graph.json').read_text(), weights))
+    prefix = numpy.array([vocab[list('time traveller')]], dtype='int32')
+    state = net.begin_state(batch_size=1, ctx=device)
+    Y, _ = net(mx.np.array(prefix, dtype='int32'), state)
+    torch_state = [torch.from_numpy(s.asnumpy()) for s in state]
+    Yt, _ = fresh(torch.from_numpy(prefix), tuple(torch_state) if isinstance(state, tuple) else torch_state)
+    expected = mx.npx.softmax(Y[-1]).asnumpy()
+    actual = torch.softmax(Yt[-1], dim=-1).detach().numpy()
+    numpy.testing.assert_allclose(actual, expected, rtol=1e-5, atol=1e-6)
+    assert actual.argmax() == expected.argmax()
+
+
+@pytest.mark.parametrize('argv, message', [
+    (['--run', 'missing'], '--run'),
+    (['--run', 'run', '--block', 'charmodel:build'], 'either --block'),
+    (['--block', 'charmodel:build'], '--input-shape'),
+])
+def test_port_run_bad_input_is_one_line_naming_the_option(tmp_path, monkeypatch, capsys, argv, message):
+    monkeypatch.chdir(tmp_path)
+    assert port_command(argv + ['--to', 'torch', '--out', 'net.pt']) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith('gluon-d2l port: error:') and message in err and len(err.splitlines()) == 1

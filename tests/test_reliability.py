@@ -137,3 +137,22 @@ def test_resident_memory_stays_flat_over_50_epochs(corpus_dir):
     print(f'RSS after epoch 5: {rss[4] / 2**20:.1f} MiB, after epoch 50: {rss[-1] / 2**20:.1f} MiB '
           f'({100 * growth:+.2f} %)')
     assert growth < 0.05
+
+
+@pytest.mark.parametrize('kind', ['scratch', 'hybrid', 'concise'])
+@pytest.mark.parametrize('embedding', [None, 8])
+def test_saved_parameters_restore_every_parameter_of_a_fresh_model(tmp_path, kind, embedding):
+    """Every parameter has its own name in params.npz, and a fresh model (other instance counters)
+    gets each one back exactly (the concise model's i2h and h2h weights once shared a name)."""
+    first = build_model(kind, 28, 16, [mx.cpu()], embedding=embedding)
+    build_model(kind, 28, 16, [mx.cpu()], embedding=embedding)  # moves the instance counters on
+    fresh = build_model(kind, 28, 16, [mx.cpu()], embedding=embedding)
+    arrays = {k: checkpoints._host(v) for k, v in checkpoints.named_arrays(first).items()}
+    count = len(first.params) if kind == 'scratch' else len(list(first.collect_params().values()))
+    assert len(arrays) == count
+    checkpoints.save_params(first, tmp_path / 'params.npz')
+    with onp.load(tmp_path / 'params.npz') as saved:
+        assert sorted(saved.files) == sorted(arrays)
+    checkpoints.load_params(fresh, tmp_path / 'params.npz')
+    for name, value in checkpoints.named_arrays(fresh).items():
+        onp.testing.assert_array_equal(checkpoints._host(value), arrays[name], err_msg=name)

@@ -26,9 +26,20 @@ NPY_HEADER_BYTES = 4096
 
 
 def named_arrays(net):
-    """``{name: Parameter or array}`` of a model, with names that do not depend on instance counters."""
+    """``{name: Parameter or array}`` of a model, named by its structure as ``save_parameters`` names
+    them (``rnn.l0_i2h_weight``, ``dense.weight``, ``W_xh``, ``embed.weight``): the names do not
+    depend on instance counters, and no two parameters share one.
+
+    Gluon's ``_collect_params_with_prefix`` gives those names (``save_parameters`` uses it);
+    cutting the Block's own prefix off ``collect_params()`` names does not: a child created
+    outside the Block's name scope (the RNN layer given to ``RNNModel``) keeps its own prefix,
+    and ``rnn0_l0_i2h_weight`` and ``rnn0_l0_h2h_weight`` both became ``h_weight``.
+    """
     if isinstance(net, gluon.Block):
-        return {name[len(net.prefix):]: p for name, p in net.collect_params().items()}
+        named = net._collect_params_with_prefix()
+        if len({id(p) for p in named.values()}) != len(list(net.collect_params().values())):
+            raise ValueError(f'{type(net).__name__}: a parameter has no structural name (shared or unregistered)')
+        return named
     from ..models import HybridRNNScratch
     return dict(zip(getattr(net, 'param_names', HybridRNNScratch.param_names), net.params))
 

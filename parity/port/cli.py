@@ -1,7 +1,8 @@
 """``gluon-d2l port``: port a trained Gluon block to PyTorch, Keras or JAX/Flax, check it, save it.
 
 Builds the block from ``--block MODULE:FACTORY`` (``FACTORY()`` returns the block), loads
-``--params`` (a ``save_parameters`` file), ports it to ``--to``, compares the port with the block
+``--params`` (a ``save_parameters`` file), or takes the model and final parameters of a
+``gluon-d2l train`` run directory (``--run DIR``), ports it to ``--to``, compares the port with the block
 on random inputs of the ``--input-shape``s (forward, gradients, one SGD step), and writes the
 target's native weights to ``--out`` only if the comparison passes (exit 1 with the report
 otherwise). Next to the weights, ``OUT.graph.json`` holds the traced graph, so a fresh port can be
@@ -29,15 +30,17 @@ def register(subparsers):
 
 
 def add_arguments(p):
-    p.add_argument('--block', required=True, metavar='MODULE:FACTORY',
+    p.add_argument('--block', metavar='MODULE:FACTORY',
                    help='the function that builds the block, e.g. mypkg.models:build_net')
+    p.add_argument('--run', metavar='DIR', help='instead of --block/--params: the model of a gluon-d2l train run '
+                   'directory with its final parameters (inputs default to 2 x 35 tokens and its initial state)')
     p.add_argument('--params', metavar='FILE', help='parameters saved with block.save_parameters(FILE)')
     p.add_argument('--to', required=True, choices=TARGETS, help='the target framework')
     p.add_argument('--out', required=True, metavar='PATH', help='where to write the native weights '
                    '(torch: state_dict .pt; keras: .weights.h5; flax: msgpack; onnx: the .onnx model)')
-    p.add_argument('--input-shape', action='append', required=True, metavar='SHAPE[:DTYPE[:HIGH]]',
-                   help='one per argument of the block, e.g. 2,35:int32:28 (tokens below 28) or 1,2,512; '
-                        'a group in brackets is a list argument: [1,2,512;1,2,512]')
+    p.add_argument('--input-shape', action='append', metavar='SHAPE[:DTYPE[:HIGH]]',
+                   help='one per argument of the block (required with --block), e.g. 2,35:int32:28 (tokens '
+                        'below 28) or 1,2,512; a group in brackets is a list argument: [1,2,512;1,2,512]')
     p.add_argument('--dtype', help='cast the block to this dtype before porting (default: as loaded)')
     p.add_argument('--training', action='store_true', help='compare in training mode (batch statistics)')
     p.add_argument('--rtol', type=float, help='override the dtype\'s relative tolerance')
@@ -84,6 +87,24 @@ def load_factory(spec):
     return factory
 
 
+def load_run(args):
+    """``(block, input shapes)`` for ``--run``: the run's model (a Gluon block) and its inputs' shapes."""
+    from gluon_d2l.program.config import ConfigError
+    from gluon_d2l.program.jobs import load_trained
+    from mxnet import gluon
+    try:
+        net, vocab, device, _ = load_trained(args.run)
+    except ConfigError as err:
+        raise ValueError(f'--run {args.run!r}: {err}') from None
+    if not isinstance(net, gluon.HybridBlock):
+        raise ValueError(f'--run {args.run!r}: a scratch model is no Gluon block to port; '
+                         'train with --model hybrid or concise')
+    state = net.begin_state(batch_size=2, ctx=device)
+    shapes = args.input_shape or [f'2,35:int32:{len(vocab)}',
+                                  '[' + ';'.join(','.join(str(d) for d in s.shape) for s in state) + ']']
+    return net, shapes
+
+
 def save(target, ported, out):
     """Write ``ported``'s weights in ``target``'s native format, and the graph next to them."""
     out = pathlib.Path(out)
@@ -107,21 +128,29 @@ def run(args):
         return fail(f'--out {args.out!r}: no such directory')
     if args.params and not pathlib.Path(args.params).is_file():
         return fail(f'--params {args.params!r}: no such file')
+    if bool(args.block) == bool(args.run):
+        return fail('give either --block (with --input-shape, and --params) or --run DIR')
+    if args.run and args.params:
+        return fail('--params: --run takes the run directory\'s own parameters')
+    if args.block and not args.input_shape:
+        return fail('--input-shape: give one per argument of the --block')
     rng = numpy.random.default_rng(args.seed)
     try:
-        factory = load_factory(args.block)
+        if args.run:
+            block, args.input_shape = load_run(args)
+        else:
+            block = load_factory(args.block)()
         inputs = [parse_input(s, rng) for s in args.input_shape]
     except ValueError as err:
         return fail(err)
     from . import PortError, UnsupportedOperator
-    block = factory()
     flat, fmt = G.flatten(inputs)
     numpy_mode = G.mx_mode()
     try:
         with G.mode(numpy_mode):
             if args.params:
                 block.load_parameters(args.params)
-            else:
+            elif not args.run:
                 block.initialize()
             if args.dtype:
                 block.cast(args.dtype)
