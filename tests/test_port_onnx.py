@@ -594,3 +594,25 @@ def test_cli_port_to_onnx_writes_only_a_model_that_matches(tmp_path, monkeypatch
     assert _port_command(args + ['--out', 'train.onnx', '--training']) == 2
     assert '--training: the ONNX export runs in inference mode' in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.glob('*.onnx')) == ['net.onnx']
+
+
+def test_a_trained_run_directory_exported_continues_like_gluon_d2l_predict(tmp_path, monkeypatch, capsys, corpus_dir):
+    """``gluon-d2l port --run DIR --to onnx``, then predict_ch8's greedy loop in onnxruntime: the same
+    50 characters as ``gluon-d2l predict --run DIR``."""
+    import onnx
+    from gluon_d2l.program import cli as program
+    monkeypatch.chdir(tmp_path)
+    run = tmp_path / 'run'
+    assert program.main(['train', '--model', 'concise', '--epochs', '40', '--hiddens', '64', '--device', 'cpu',
+                         '--out', str(run)]) == 0
+    capsys.readouterr()
+    vocab = __import__('gluon_d2l').Vocab.from_idx_to_token(__import__('json').loads((run / 'vocab.json').read_text()))
+    assert _port_command(['--run', str(run), '--to', 'onnx', '--out', 'lm.onnx', '--input-shape',
+                          f'1,1:int32:{len(vocab)}', '--input-shape', '[1,1,64]']) == 0
+    model = onnx.load(str(tmp_path / 'lm.onnx'))
+    capsys.readouterr()
+    for prefix in ('time traveller', 'traveller'):
+        assert program.main(['predict', '--run', str(run), '--prefix', prefix]) == 0
+        want = capsys.readouterr().out.strip()
+        assert len(want) == len(prefix) + 50 and len(set(want[len(prefix):])) > 3  # trained, not constant
+        assert _onnx_greedy(model, prefix, 50, vocab, 64) == want
