@@ -1,9 +1,10 @@
-"""Everything is in setup.cfg; this file only adds the import hook's .pth file to the wheel."""
+"""Everything is in setup.cfg; this file only adds the import hook's .pth file to the wheel and the sdist."""
 import os
 import shutil
 
 from setuptools import setup
 from setuptools.command.build_py import build_py
+from setuptools.command.sdist import sdist
 
 PTH = 'gluon_d2l_hook.pth'
 
@@ -25,4 +26,13 @@ class BuildWithHook(build_py):
         return super().get_outputs(include_bytecode) + [os.path.join(self.build_lib, PTH)]
 
 
-setup(cmdclass={'build_py': BuildWithHook})
+class SdistWithHook(sdist):
+    """Puts ``gluon_d2l_hook.pth`` (no module, no package data) into the sdist, so the wheel built
+    from the sdist carries the hook too."""
+
+    def make_distribution(self):
+        self.filelist.append(PTH)
+        super().make_distribution()
+
+
+setup(cmdclass={'build_py': BuildWithHook, 'sdist': SdistWithHook})
