@@ -239,3 +239,21 @@ def test_a_create_that_loses_a_race_leaves_no_marker_behind(tmp_path, monkeypatc
     with pytest.raises(RunExistsError):
         RunDir.create(mine)
     assert sorted(p.name for p in mine.iterdir()) == ['notes.txt']
+
+
+def test_a_ctrl_c_while_parameters_are_written_arrives_after_a_complete_file(tmp_path, monkeypatch):
+    """The interrupt is held while numpy.savez writes, then raised: the file is whole, nothing half-written."""
+    import signal
+    import numpy
+    net = build_model('hybrid', 28, 16, [mx.cpu()])
+    real_savez = numpy.savez
+
+    def interrupted_savez(f, **arrays):
+        os.kill(os.getpid(), signal.SIGINT)       # Ctrl-C in the middle of the write
+        real_savez(f, **arrays)
+    monkeypatch.setattr(checkpoints.onp, 'savez', interrupted_savez)
+    with pytest.raises(KeyboardInterrupt):
+        checkpoints.save_params(net, tmp_path / 'params.npz')
+    with numpy.load(tmp_path / 'params.npz') as saved:
+        assert sorted(saved.files) == sorted(checkpoints.named_arrays(net))
+    assert [p.name for p in tmp_path.iterdir()] == ['params.npz']

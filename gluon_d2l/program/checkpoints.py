@@ -6,11 +6,14 @@ and sizes that must fit the model), so a small file holding a huge member is ref
 at once. A checkpoint's ``state.json`` records the SHA-1 of every other file and is
 validated field by field (:func:`read_state`).
 """
+import contextlib
 import hashlib
 import math
 import os
 import pathlib
+import signal
 import tempfile
+import threading
 import zipfile
 
 import numpy as onp
@@ -48,6 +51,28 @@ def _host(value):
     return (value.data() if isinstance(value, gluon.Parameter) else value).asnumpy()
 
 
+@contextlib.contextmanager
+def interrupts_held():
+    """Hold Ctrl-C while a parameter file is written; one that came meanwhile is raised right after.
+
+    Interrupted inside ``numpy.savez``, the half-written zip file's ``__del__`` printed a
+    traceback to stderr. A signal mask would not do: MXNet's threads would take the signal.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught = []
+    previous = signal.signal(signal.SIGINT, lambda signum, frame: caught.append(frame))
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    if caught and callable(previous):
+        previous(signal.SIGINT, caught[0])      # Python's default handler raises KeyboardInterrupt
+    elif caught and previous == signal.SIG_DFL:
+        os.kill(os.getpid(), signal.SIGINT)
+
+
 def save_params(net, path):
     """Save a model's parameters to an ``.npz`` file, atomically (a partial file is removed).
 
@@ -56,19 +81,21 @@ def save_params(net, path):
     format and fails with a TypeError.
     """
     path = pathlib.Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}-', suffix='.npz')
-    try:
-        mask = os.umask(0)
-        os.umask(mask)
-        os.fchmod(fd, 0o666 & ~mask)
-        with os.fdopen(fd, 'wb') as f:
-            onp.savez(f, **{name: _host(value) for name, value in named_arrays(net).items()})
-            f.flush()
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        _remove(tmp)
-        raise
+    arrays = {name: _host(value) for name, value in named_arrays(net).items()}
+    with interrupts_held():
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}-', suffix='.npz')
+        try:
+            mask = os.umask(0)
+            os.umask(mask)
+            os.fchmod(fd, 0o666 & ~mask)
+            with os.fdopen(fd, 'wb') as f:
+                onp.savez(f, **arrays)
+                f.flush()
+                os.fsync(f.fileno())
+            os.replace(tmp, path)
+        except BaseException:
+            _remove(tmp)
+            raise
 
 
 def _remove(path):
