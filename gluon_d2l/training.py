@@ -7,6 +7,7 @@ from mxnet.util import use_np
 
 from .checks import check_positive_int, check_positive_number
 from .counters import Timer
+from .data import TOKEN_RANGE_ATTR
 
 
 def _devices(device):
@@ -69,6 +70,56 @@ def grad_clipping(net, theta):
     return float(norm.item())
 
 
+class _DeviceCounters:
+    """The epoch's step statistics, kept on the device and read once (:meth:`read`).
+
+    ``skipped`` counts steps whose gradient norm was not finite, ``clipped`` finite steps
+    whose norm exceeded ``theta``, ``max_norm`` the largest finite norm (0 if none).
+    """
+
+    def __init__(self):
+        self.skipped = self.clipped = self.max_norm = None
+
+    def add(self, norm, ok, theta):
+        skipped = np.logical_not(ok).astype('int32')
+        finite_norm = np.where(ok, norm, 0)
+        if self.skipped is None:
+            self.skipped, self.max_norm = skipped, finite_norm
+        else:
+            self.skipped, self.max_norm = self.skipped + skipped, np.maximum(self.max_norm, finite_norm)
+        if theta is not None:
+            clipped = np.where(ok, (norm > theta).astype('int32'), 0)
+            self.clipped = clipped if self.clipped is None else self.clipped + clipped
+
+    def read(self):
+        """``(skipped, clipped, max_norm)`` as Python numbers (one host read)."""
+        if self.skipped is None:
+            return 0, 0, 0.0
+        clipped = 0 if self.clipped is None else int(self.clipped.item())
+        return int(self.skipped.item()), clipped, float(self.max_norm.item())
+
+
+@use_np
+def _clip_on_device(copies, theta):
+    """:func:`grad_clipping` without the host read, for the training loop's hot path.
+
+    Returns the norm and ``ok`` (finite) as 0-d device arrays. When the norm is not finite,
+    every gradient is set to zero (``np.where``: ``NaN * 0`` is NaN) so that an updater marked
+    ``zero_gradient_is_skip`` leaves the weights unchanged; a finite step is scaled exactly as
+    :func:`grad_clipping` scales it (``theta=None``: not at all).
+    """
+    if not copies:
+        raise ValueError('train_epoch_ch8: net has no trainable parameters')
+    norm = _global_norm(copies)
+    ok = np.isfinite(norm)
+    scale = None if theta is None else theta / np.maximum(norm, theta)
+    for grads in copies:
+        for g in grads:
+            ok_here = ok.as_in_ctx(g.ctx)
+            g[:] = np.where(ok_here, g if scale is None else g * scale.as_in_ctx(g.ctx), 0)
+    return norm, ok
+
+
 @use_np
 def sgd(params, lr, batch_size):
     """Minibatch stochastic gradient descent, updating ``params`` in place."""
@@ -81,13 +132,25 @@ def make_updater(net, lr, device, kvstore='device'):
     """Return ``updater(batch_size)`` and the Trainer behind it (``None`` for scratch models).
 
     A Gluon Block gets a ``gluon.Trainer`` with SGD, which reduces gradients
-    across contexts through its KVStore; a scratch model gets :func:`sgd`.
+    across contexts through its KVStore; a scratch model gets :func:`sgd`. Both are
+    plain SGD (no momentum, no weight decay), so a zero gradient leaves every weight
+    bit for bit as it was: the updater is marked ``zero_gradient_is_skip`` and
+    :func:`train_epoch_ch8` skips a non-finite step on the device by zeroing its
+    gradient instead of reading the norm to the host.
     """
     lr = check_positive_number('lr', lr)
     if isinstance(net, gluon.Block):
         trainer = gluon.Trainer(net.collect_params(), 'sgd', {'learning_rate': lr}, kvstore=kvstore)
-        return trainer.step, trainer
-    return (lambda batch_size: sgd(net.params, lr, batch_size)), None
+
+        def updater(batch_size):
+            trainer.step(batch_size)
+    else:
+        trainer = None
+
+        def updater(batch_size):
+            sgd(net.params, lr, batch_size)
+    updater.zero_gradient_is_skip = True
+    return updater, trainer
 
 
 def detach_state(state):
@@ -100,12 +163,19 @@ def _begin_states(net, batch_size, devices):
 
 
 def _split(X, devices):
+    """``X`` split along the batch axis, one part per device; the loader's id range goes along."""
     if len(devices) == 1:
-        return [X.as_in_ctx(devices[0])]
-    if X.shape[0] % len(devices):
-        raise ValueError(f'batch_size {X.shape[0]} is not divisible by the {len(devices)} devices')
-    # Not gluon.utils.split_and_load: under NumPy 2 it hands MXNet a NumPy integer it cannot parse.
-    return [part.as_in_ctx(d) for part, d in zip(np.split(X, len(devices), axis=0), devices)]
+        parts = [X.as_in_ctx(devices[0])]
+    else:
+        if X.shape[0] % len(devices):
+            raise ValueError(f'batch_size {X.shape[0]} is not divisible by the {len(devices)} devices')
+        # Not gluon.utils.split_and_load: under NumPy 2 it hands MXNet a NumPy integer it cannot parse.
+        parts = [part.as_in_ctx(d) for part, d in zip(np.split(X, len(devices), axis=0), devices)]
+    known = getattr(X, TOKEN_RANGE_ATTR, None)
+    if known is not None:
+        for part in parts:
+            setattr(part, TOKEN_RANGE_ATTR, known)  # a part's ids lie within the whole batch's range
+    return parts
 
 
 #: the largest autograd graph ``detach=False`` may build, in bytes (see :func:`attached_graph_bytes`)
@@ -163,7 +233,11 @@ def train_epoch_ch8(net, train_iter, loss, updater, device, use_random_iter, the
     gradient equals that of one context. With sequential partitioning the state
     is detached between minibatches; with random sampling it is re-initialised.
     ``theta=None`` turns gradient clipping off. Steps whose gradient norm is not
-    finite are skipped (no update); a ``stats`` dict, if given, receives
+    finite are skipped (the weights are not changed). With an updater from :func:`make_updater`
+    (marked ``zero_gradient_is_skip``) nothing is read to the host during the epoch: the norm
+    check, the skip (the gradient is zeroed, the updater still runs) and the counts stay on the
+    device; any other updater is not called for a skipped step, which takes one host read of
+    the norm per step. A ``stats`` dict, if given, receives
     ``skipped_steps``, ``num_tokens``, ``loss_sum``, ``max_grad_norm`` (before
     clipping) and ``clipped_steps``. For training across processes
     (:mod:`gluon_d2l.program.distributed`) each process holds ``1/num_workers`` of every
@@ -186,6 +260,10 @@ def train_epoch_ch8(net, train_iter, loss, updater, device, use_random_iter, the
                          'random sampling starts every minibatch from a fresh state')
     states, timer = None, Timer()
     loss_sum, num_tokens, skipped, clipped, max_norm = None, 0, 0, 0, 0.0
+    # No host read per step when the updater treats a zero gradient as a skip: the check, the skip
+    # and the counts stay on the device and are read once, at the end of the epoch.
+    on_device = getattr(updater, 'zero_gradient_is_skip', False) and reduce_gradients is None
+    counters = _DeviceCounters()
     history = []  # detach=False: this epoch's earlier minibatches, split per device
     for X, Y in train_iter:
         if states is None or use_random_iter or not detach:
@@ -209,21 +287,28 @@ def train_epoch_ch8(net, train_iter, loss, updater, device, use_random_iter, the
         autograd.backward(losses)
         if reduce_gradients is not None:
             reduce_gradients()
-        norm = gradient_norm(net) if theta is None else grad_clipping(net, theta)
-        if math.isfinite(norm):
+        if on_device:
+            norm, ok = _clip_on_device(_gradient_copies(net), theta)
             updater(batch_size=1)
-            max_norm = max(max_norm, norm)
-            clipped += theta is not None and norm > theta
+            counters.add(norm, ok, theta)
         else:
-            skipped += 1
+            norm = gradient_norm(net) if theta is None else grad_clipping(net, theta)
+            if math.isfinite(norm):
+                updater(batch_size=1)
+                max_norm = max(max_norm, norm)
+                clipped += theta is not None and norm > theta
+            else:
+                skipped += 1
         batch_loss = sum(l.as_in_ctx(devices[0]) for l in losses) * batch_tokens
         loss_sum = batch_loss if loss_sum is None else loss_sum + batch_loss
         num_tokens += Y.size
     if loss_sum is None:
         raise ValueError('train_iter yielded no minibatch: the corpus is shorter than '
                          'one batch_size * num_steps block')
+    loss_sum = float(loss_sum.item())  # waits for the epoch's last step: read before the clock stops
+    if on_device:
+        skipped, clipped, max_norm = counters.read()
     seconds = timer.stop()
-    loss_sum = float(loss_sum.item())
     if stats is not None:
         stats.update(skipped_steps=skipped, num_tokens=num_tokens, loss_sum=loss_sum,
                      max_grad_norm=max_norm, clipped_steps=int(clipped))
