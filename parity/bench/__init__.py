@@ -156,8 +156,30 @@ def _numpy_blas():
         return [ln.strip() for ln in out.getvalue().splitlines() if 'libraries' in ln or 'blas' in ln.lower()][:6]
 
 
+def openblas_builds():
+    """``{library path: (core, config)}`` of every OpenBLAS loaded in this process (MXNet bundles its own,
+    NumPy another): the core it picked at run time (``DYNAMIC_ARCH``) decides which GEMM kernels run."""
+    import ctypes
+    found = {}
+    with open('/proc/self/maps') as f:
+        paths = sorted({ln.split()[-1] for ln in f if 'openblas' in ln.lower() and ln.split()[-1].startswith('/')})
+    for path in paths:
+        lib = ctypes.CDLL(path)
+        for suffix in ('', '64_'):
+            try:
+                core = getattr(lib, f'openblas_get_corename{suffix}')
+                config = getattr(lib, f'openblas_get_config{suffix}')
+            except AttributeError:
+                continue
+            core.restype = config.restype = ctypes.c_char_p
+            found[os.path.basename(path)] = dict(core=core().decode(), config=config().decode().strip())
+            break
+    return found
+
+
 #: environment variables that set threads, placement or kernels, recorded in the JSON
-THREAD_ENV = ('OMP_', 'KMP_', 'GOMP_', 'MXNET_', 'MKL_', 'OPENBLAS_', 'TF_', 'XLA_')
+THREAD_ENV = ('OMP_', 'KMP_', 'GOMP_', 'MXNET_', 'MKL_', 'OPENBLAS_', 'XLA_', 'TF_ENABLE_ONEDNN_OPTS',
+              'TF_NUM_INTRAOP_THREADS', 'TF_NUM_INTEROP_THREADS')
 
 
 def machine():
@@ -171,7 +193,7 @@ def machine():
                 mxnet_features=sorted(name for name, f in features.items() if f.enabled),
                 mxnet_blas=[name for name in ('BLAS_OPEN', 'BLAS_ATLAS', 'BLAS_MKL', 'BLAS_APPLE', 'MKLDNN')
                             if features.is_enabled(name)],
-                numpy_blas=_numpy_blas(),
+                numpy_blas=_numpy_blas(), openblas=openblas_builds(),
                 thread_env={k: v for k, v in sorted(os.environ.items()) if k.startswith(THREAD_ENV)},
                 loadavg_before=os.getloadavg())
 
@@ -406,6 +428,10 @@ def _check(args):
             return f'--render: needs --json naming an existing result file, got {args.json!r}'
         if not os.path.isfile(args.render):
             return f'--render: {args.render!r}: no such file'
+        with open(args.render, encoding='utf-8') as f:
+            text = f.read()
+        if RENDER_BEGIN not in text or RENDER_END not in text:
+            return f'--render: {args.render} has no section marked {RENDER_BEGIN!r} ... {RENDER_END!r}'
     return None
 
 

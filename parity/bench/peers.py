@@ -49,8 +49,8 @@ def torch_concise(batches, vocab_size, hiddens, device='cpu'):
 
 def tensorflow_scratch(batches, vocab_size, hiddens):
     """TensorFlow's scratch RNN (the concise Keras model's training loop is not a parity case)."""
+    fw = adapter('tensorflow')  # first: it imports MXNet before TensorFlow, as it must
     import tensorflow as tf
-    fw = adapter('tensorflow')
     net = fw.RNNModelScratch(vocab_size, hiddens, fw.init_rnn_state, fw.rnn, fw.get_params)
     data = [(tf.constant(X), tf.constant(Y)) for X, Y in batches]
     loss = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
@@ -118,8 +118,8 @@ def torch_concise_compiled(batches, vocab_size, hiddens, device='cpu'):
 def tensorflow_scratch_fast(batches, vocab_size, hiddens):
     """The parity model under one ``tf.function`` step: forward, gradient, global-norm clipping
     (``tf.clip_by_global_norm``) and SGD in one graph, the loss summed in the graph."""
+    fw = adapter('tensorflow')  # first: it imports MXNet before TensorFlow, as it must
     import tensorflow as tf
-    fw = adapter('tensorflow')
     net = fw.RNNModelScratch(vocab_size, hiddens, fw.init_rnn_state, fw.rnn, fw.get_params)
     data = [(tf.constant(X), tf.constant(Y)) for X, Y in batches]
     loss = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
