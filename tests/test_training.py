@@ -237,8 +237,8 @@ def test_one_hot_and_embedding_lookup_train_to_the_same_perplexity(corpus_dir, d
 @pytest.mark.parametrize('kind', ['scratch', 'hybrid', 'concise'])
 @pytest.mark.parametrize('theta', [1.0, None])
 def test_the_device_side_step_equals_the_host_read_step_bit_for_bit(kind, theta, corpus_dir):
-    """make_updater's updaters take the no-host-read path; the same updater wrapped in a plain
-    function takes the per-step host read. Same weights, same statistics, a NaN step included."""
+    """make_updater's updaters take the no-host-read path; a plain function (``gluon.Trainer.step``
+    for Gluon models) takes the per-step host read. Same weights, same statistics, a NaN step included."""
     from gluon_d2l.program.checkpoints import named_arrays
     from gluon_d2l.models import build_model
 
@@ -256,9 +256,10 @@ def test_the_device_side_step_equals_the_host_read_step_bit_for_bit(kind, theta,
     for wrap in (False, True):
         mx.random.seed(3)
         net = build_model(kind, len(vocab), 16, [mx.cpu()])
-        updater, _ = d2l.training.make_updater(net, 1.0, mx.cpu())
+        updater, trainer = d2l.training.make_updater(net, 1.0, mx.cpu())
         assert updater.zero_gradient_is_skip
-        step = (lambda batch_size: updater(batch_size)) if wrap else updater
+        reference = updater if trainer is None else trainer.step  # Gluon: gluon.Trainer's own step
+        step = (lambda batch_size: reference(batch_size)) if wrap else updater
         stats = {}
         d2l.train_epoch_ch8(net, batches, NaNOnSecondCall(), step, mx.cpu(), False, theta=theta, stats=stats)
         finals.append({k: (v.data() if hasattr(v, 'data') else v).asnumpy() for k, v in named_arrays(net).items()})
