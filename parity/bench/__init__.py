@@ -19,6 +19,7 @@ import time
 
 import numpy as onp
 
+from gluon_d2l import threads
 from gluon_d2l.data import load_data_time_machine  # first: gluon_d2l makes MXNet importable on new NumPy
 from gluon_d2l.models import build_model
 from gluon_d2l.training import make_updater, train_epoch_ch8
@@ -195,6 +196,7 @@ def machine():
                             if features.is_enabled(name)],
                 numpy_blas=_numpy_blas(), openblas=openblas_builds(),
                 thread_env={k: v for k, v in sorted(os.environ.items()) if k.startswith(THREAD_ENV)},
+                thread_defaults_by_gluon_d2l=dict(threads.APPLIED),
                 loadavg_before=os.getloadavg())
 
 
