@@ -105,7 +105,13 @@ class PeerProcess:
         self.stderr = open(f'{batches_file}.{framework}.stderr', 'w+')  # a file: a full pipe would block it
         self.proc = subprocess.Popen([python, bench_peers.__file__, framework, batches_file, str(vocab_size),
                                       str(hiddens)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                     stderr=self.stderr, text=True, env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2'))
+                                     stderr=self.stderr, text=True, env=self.environment())
+
+    @staticmethod
+    def environment():
+        """The user's environment: without the thread defaults gluon_d2l set for MXNet in this process."""
+        env = {k: v for k, v in os.environ.items() if k not in threads.APPLIED}
+        return dict(env, TF_CPP_MIN_LOG_LEVEL='2')
 
     def ready(self):
         """``(variants, failed, environment)``; ``None`` if the framework could not start."""
@@ -355,8 +361,10 @@ def render_markdown(result, json_path='tests/benchmarks/results/bench.json',
     """The README's benchmark section, from a ``--json`` result."""
     rows, m = result['rows'], result['machine']
     peers = ', '.join(f"{fw} {env.get('version', '?')}" for fw, env in m.get('peers', {}).items())
-    threads = ', '.join(f'{k}={v}' for k, v in m['thread_env'].items() if not k.startswith(('TF_', 'XLA_'))) \
-        or 'none set'
+    applied = m.get('thread_defaults_by_gluon_d2l', {})
+    settings = ', '.join(f'{k}={v}' for k, v in m['thread_env'].items() if k not in applied) or 'none'
+    settings += f" (set by the user); set by gluon_d2l for MXNet: {', '.join(f'{k}={v}' for k, v in applied.items())}" \
+        if applied else ''
     best_peer = max((r for r in rows if is_peer(r['variant'])), key=lambda r: r['tokens_per_sec'], default=None)
     lines = [f"Measured by `{result.get('command', 'gluon-d2l bench')}` → `{json_path}` "
              f"(rendered by `gluon-d2l bench --render README.md --json {json_path}`).",
@@ -364,7 +372,7 @@ def render_markdown(result, json_path='tests/benchmarks/results/bench.json',
              f"Machine: {m['cpu']}, {m['cores_usable']} of {m['cores']} cores usable, load average "
              f"{m['loadavg_before'][0]:.2f} before and {m['loadavg_after'][0]:.2f} after; Python {m['python']}, "
              f"MXNet {m['mxnet']} ({', '.join(m['mxnet_blas']) or 'no BLAS feature flag'}), NumPy {m['numpy']}"
-             f"{', ' + peers if peers else ''}; thread settings: {threads}.",
+             f"{', ' + peers if peers else ''}; thread settings: {settings}.",
              '',
              f"Each variant trains {result['epochs']} epoch(s) of the chapter's workload ({result['tokens_per_epoch']} "
              f"tokens, batch {result['batch_size']} × {result['num_steps']} steps, {result['hiddens']} hiddens) "
