@@ -128,7 +128,10 @@ def tensorflow_scratch_fast(batches, vocab_size, hiddens):
     @tf.function
     def step(X, Y, H):
         with tf.GradientTape() as tape:
-            y_hat, (H,) = net(X, (H,))
+            # the adapter's __call__, its one-hot steps as a Python list: autograph would turn the loop over
+            # a tensor into a while_loop that the chapter's list of outputs cannot leave
+            inputs = tf.unstack(tf.cast(tf.one_hot(tf.transpose(X), vocab_size), params[0].dtype))
+            y_hat, (H,) = fw.rnn(inputs, (H,), params)
             l = loss(tf.reshape(tf.transpose(Y), (-1,)), y_hat)
         grads, _ = tf.clip_by_global_norm(tape.gradient(l, params), 1.0)
         for p, g in zip(params, grads):
