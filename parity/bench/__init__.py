@@ -360,13 +360,20 @@ def render_markdown(result, json_path='tests/benchmarks/results/bench.json',
                     png_path='tests/benchmarks/results/bench.png'):
     """The README's benchmark section, from a ``--json`` result."""
     rows, m = result['rows'], result['machine']
-    peers = ', '.join(f"{fw} {env.get('version', '?')}" for fw, env in m.get('peers', {}).items())
     applied = m.get('thread_defaults_by_gluon_d2l', {})
+    peers = ', '.join(f"{fw} {env.get('version', '?')}" for fw, env in m.get('peers', {}).items())
     settings = ', '.join(f'{k}={v}' for k, v in m['thread_env'].items() if k not in applied) or 'none'
     settings += f" (set by the user); set by gluon_d2l for MXNet: {', '.join(f'{k}={v}' for k, v in applied.items())}" \
         if applied else ''
     best_peer = max((r for r in rows if is_peer(r['variant'])), key=lambda r: r['tokens_per_sec'], default=None)
-    lines = [f"Measured by `{result.get('command', 'gluon-d2l bench')}` → `{json_path}` "
+    command = ' '.join(w for w in result.get('command', 'gluon-d2l bench').split()
+                       if w.split('=', 1)[0] not in applied)
+    load = max(m['loadavg_before'][0], m['loadavg_after'][0]) / m['cores_usable']
+    busy = [] if load < 0.5 else [
+        f"**The machine was busy** (load average up to {load:.1f} per usable core during the run): "
+        'spinning OpenMP peers collapse under load and the GEMM rate is below a quiet machine\'s, so these '
+        'figures are not a valid test of the targets; re-run on a quiet machine.', '']
+    lines = [f"Measured by `{command}` → `{json_path}` "
              f"(rendered by `gluon-d2l bench --render README.md --json {json_path}`).",
              '',
              f"Machine: {m['cpu']}, {m['cores_usable']} of {m['cores']} cores usable, load average "
@@ -380,10 +387,10 @@ def render_markdown(result, json_path='tests/benchmarks/results/bench.json',
              'round, in turn). Medians, and the range over the rounds. The float32 GEMM rate (NumPy) is '
              f"{result['gemm_gflops']:.1f} GFLOP/s (median), a roofline of "
              f"{result['roofline_tokens_per_sec']:.0f} tokens/s at three times the forward FLOPs per token.",
-             '', markdown_table(rows), '', f'![tokens/s per variant]({png_path})', '',
-             'Against the targets (medians of this run'
-             + (f"; best peer: {best_peer['variant']}, {best_peer['tokens_per_sec']:.0f} tokens/s" if best_peer else '')
-             + '):', '']
+             '']
+    best_text = f"; best peer: {best_peer['variant']}, {best_peer['tokens_per_sec']:.0f} tokens/s" if best_peer else ''
+    lines += busy + [markdown_table(rows), '', f'![tokens/s per variant]({png_path})', '',
+                     f'Against the targets (medians of this run{best_text}):', '']
     lines += [f"- {text}: **{'met' if ok else 'not met'}**" for text, ok in targets(rows)]
     return '\n'.join(lines)
 
@@ -451,7 +458,8 @@ def _command_line(args):
     parts += [f'--{k.replace("_", "-")} {getattr(args, k)}' for k, d in
               (('hiddens', 512), ('batch_size', 32), ('num_steps', 35)) if getattr(args, k) != d]
     parts += ['--no-peers'] if args.no_peers else []
-    env = ' '.join(f'{k}={v}' for k, v in sorted(os.environ.items()) if k.startswith(('OMP_', 'MXNET_', 'KMP_')))
+    env = ' '.join(f'{k}={v}' for k, v in sorted(os.environ.items())
+                   if k.startswith(('OMP_', 'MXNET_', 'KMP_')) and k not in threads.APPLIED)
     return f'{env} {" ".join(parts)}'.strip()
 
 
