@@ -270,8 +270,17 @@ def load_corpus_time_machine(max_tokens=-1, path=None):
     return corpus, vocab
 
 
+#: attribute the loaders set on each batch they build: ``(min, max)`` of its token ids,
+#: computed on the host before the device array exists, so that the models can check the
+#: ids against their vocabulary without copying the batch back (see ``check_token_batch``)
+TOKEN_RANGE_ATTR = '_gluon_d2l_token_range'
+
+
 def _batch(rows):
-    return np.array(onp.asarray(rows, dtype='int32'), dtype='int32')
+    ids = onp.asarray(rows, dtype='int32')
+    batch = np.array(ids, dtype='int32')
+    setattr(batch, TOKEN_RANGE_ATTR, (int(ids.min()), int(ids.max())) if ids.size else (0, -1))
+    return batch
 
 
 def seq_data_iter_random(corpus, batch_size, num_steps):

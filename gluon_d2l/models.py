@@ -5,6 +5,7 @@ from mxnet.gluon import nn
 from mxnet.util import use_np
 
 from .checks import check_positive_int, check_state
+from .data import TOKEN_RANGE_ATTR
 
 #: the hidden-state nonlinearities of the scratch and hybrid models (``npx.rnn`` has these two)
 ACTIVATIONS = ('tanh', 'relu')
@@ -74,13 +75,22 @@ def rnn(inputs, state, params, activation='tanh'):
 
 
 def check_token_batch(X, vocab_size):
-    """Raise ``ValueError`` unless ``X`` is a 2-D batch of token ids in ``[0, vocab_size)``."""
+    """Raise ``ValueError`` unless ``X`` is a 2-D batch of token ids in ``[0, vocab_size)``.
+
+    A batch built by the data loaders carries the range of its ids, measured on the host
+    before the device array was made (:data:`gluon_d2l.data.TOKEN_RANGE_ATTR`): it is checked
+    without a device-to-host copy. Any other array is copied to the host and checked.
+    """
     if X.ndim != 2 or X.shape[0] < 1 or X.shape[1] < 1:
         raise ValueError(f'X must have shape (batch_size, num_steps), got {tuple(X.shape)}')
-    ids = X.asnumpy()
-    if ids.min() < 0 or ids.max() >= vocab_size:
-        raise ValueError(f'X holds token ids in [{ids.min()}, {ids.max()}], outside the vocabulary '
-                         f'[0, {vocab_size})')
+    known = getattr(X, TOKEN_RANGE_ATTR, None)
+    if known is not None:
+        low, high = known
+    else:
+        ids = X.asnumpy()
+        low, high = ids.min(), ids.max()
+    if low < 0 or high >= vocab_size:
+        raise ValueError(f'X holds token ids in [{low}, {high}], outside the vocabulary [0, {vocab_size})')
 
 
 @use_np

@@ -232,3 +232,55 @@ def test_one_hot_and_embedding_lookup_train_to_the_same_perplexity(corpus_dir, d
         curves.append(history)
     onp.testing.assert_allclose(curves[1], curves[0], rtol=rtol)
     assert curves[0][-1] < curves[0][0]
+
+
+@pytest.mark.parametrize('kind', ['scratch', 'hybrid', 'concise'])
+@pytest.mark.parametrize('theta', [1.0, None])
+def test_the_device_side_step_equals_the_host_read_step_bit_for_bit(kind, theta, corpus_dir):
+    """make_updater's updaters take the no-host-read path; a plain function (``gluon.Trainer.step``
+    for Gluon models) takes the per-step host read. Same weights, same statistics, a NaN step included."""
+    from gluon_d2l.program.checkpoints import named_arrays
+    from gluon_d2l.models import build_model
+
+    class NaNOnSecondCall:
+        def __init__(self):
+            self.base, self.calls = gluon.loss.SoftmaxCrossEntropyLoss(), 0
+
+        def __call__(self, y_hat, y):
+            self.calls += 1
+            return self.base(y_hat, y) * (float('nan') if self.calls == 2 else 1.0)
+
+    train_iter, vocab = d2l.load_data_time_machine(4, 6, max_tokens=600)
+    batches = list(train_iter)[:5]
+    finals, all_stats = [], []
+    for wrap in (False, True):
+        mx.random.seed(3)
+        net = build_model(kind, len(vocab), 16, [mx.cpu()])
+        updater, trainer = d2l.training.make_updater(net, 1.0, mx.cpu())
+        assert updater.zero_gradient_is_skip
+        reference = updater if trainer is None else trainer.step  # Gluon: gluon.Trainer's own step
+        step = (lambda batch_size: reference(batch_size)) if wrap else updater
+        stats = {}
+        d2l.train_epoch_ch8(net, batches, NaNOnSecondCall(), step, mx.cpu(), False, theta=theta, stats=stats)
+        finals.append({k: (v.data() if hasattr(v, 'data') else v).asnumpy() for k, v in named_arrays(net).items()})
+        all_stats.append(stats)
+    assert all_stats[0]['skipped_steps'] == 1
+    assert all_stats[0] == pytest.approx(all_stats[1], nan_ok=True)
+    assert all_stats[0]['max_grad_norm'] == all_stats[1]['max_grad_norm']
+    for name, value in finals[1].items():
+        onp.testing.assert_array_equal(finals[0][name], value, err_msg=name)
+
+
+def test_loader_batches_are_checked_without_a_device_to_host_copy(corpus_dir, monkeypatch):
+    from gluon_d2l.models import check_token_batch
+    train_iter, vocab = d2l.load_data_time_machine(4, 6, max_tokens=600)
+    X, _ = next(iter(train_iter))
+    user = np.array(X.asnumpy(), dtype='int32')
+    monkeypatch.setattr(type(X), 'asnumpy', lambda self: pytest.fail('copied to the host'))
+    check_token_batch(X, len(vocab))
+    with pytest.raises(ValueError, match=r'outside the vocabulary \[0, 2\)'):
+        check_token_batch(X, 2)
+    monkeypatch.undo()
+    check_token_batch(user, len(vocab))  # an array the loader did not build is copied and checked
+    with pytest.raises(ValueError, match='outside the vocabulary'):
+        check_token_batch(np.array([[0, len(vocab)]], dtype='int32'), len(vocab))

@@ -19,6 +19,7 @@ import time
 
 import numpy as onp
 
+from gluon_d2l import threads
 from gluon_d2l.data import load_data_time_machine  # first: gluon_d2l makes MXNet importable on new NumPy
 from gluon_d2l.models import build_model
 from gluon_d2l.training import make_updater, train_epoch_ch8
@@ -79,56 +80,204 @@ def mxnet_variants(batches, vocab_size, hiddens):
     return variants
 
 
-def peer_speeds(batches, vocab_size, hiddens, epochs):
-    """``{variant: tokens/s}`` of the PyTorch, TensorFlow and JAX references, one child process each.
+def before_variants(batches, vocab_size, hiddens):
+    """The hybrid and concise models on the step as it was before the device-side skip: the
+    gradient norm read to the host every step (the updater is not marked ``zero_gradient_is_skip``)
+    and each input copied to the host for its id check (the batches carry no id range)."""
+    loss = gluon.loss.SoftmaxCrossEntropyLoss()
+    plain = [(mx.np.array(X.asnumpy(), dtype=X.dtype), mx.np.array(Y.asnumpy(), dtype=Y.dtype)) for X, Y in batches]
+    variants = {}
+    for kind in ('hybrid', 'concise'):
+        net = build_model(kind, vocab_size, hiddens, [mx.cpu()])
+        marked, _ = make_updater(net, 1.0, mx.cpu())
+        variants[f'gluon_d2l {kind} (before: host read per step)'] = (
+            lambda net=net, step=(lambda batch_size, marked=marked: marked(batch_size)): train_epoch_ch8(
+                net, plain, loss, step, mx.cpu(), False))
+    return variants
 
-    ``$GLUON_D2L_BENCH_PYTHON_JAX`` (likewise ``_TORCH``, ``_TENSORFLOW``) names another Python for a
-    framework, e.g. one with JAX and NumPy 2 that MXNet's environment cannot hold. A framework that is
-    not installed is left out, with a note on stderr.
-    """
-    speeds = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        batches_file = os.path.join(tmp, 'batches.npz')
-        onp.savez(batches_file, X=onp.stack([X.asnumpy() for X, _ in batches]),
-                  Y=onp.stack([Y.asnumpy() for _, Y in batches]))
-        for framework in bench_peers.PEERS:
-            python = os.environ.get(f'GLUON_D2L_BENCH_PYTHON_{framework.upper()}', sys.executable)
-            done = subprocess.run([python, bench_peers.__file__, framework, batches_file, str(vocab_size),
-                                   str(hiddens), str(epochs)], capture_output=True, text=True,
-                                  env=dict(os.environ, TF_CPP_MIN_LOG_LEVEL='2'))
-            if done.returncode:
-                print(f'bench: {framework} not measured: {done.stderr.strip().splitlines()[-1]}', file=sys.stderr)
+
+class PeerProcess:
+    """One framework's variants in a child process (``peers.py``), timed on request."""
+
+    def __init__(self, framework, batches_file, vocab_size, hiddens):
+        python = os.environ.get(f'GLUON_D2L_BENCH_PYTHON_{framework.upper()}', sys.executable)
+        self.framework = framework
+        self.stderr = open(f'{batches_file}.{framework}.stderr', 'w+')  # a file: a full pipe would block it
+        self.proc = subprocess.Popen([python, bench_peers.__file__, framework, batches_file, str(vocab_size),
+                                      str(hiddens)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=self.stderr, text=True, env=self.environment())
+
+    @staticmethod
+    def environment():
+        """The user's environment: without the thread defaults gluon_d2l set for MXNet in this process."""
+        env = {k: v for k, v in os.environ.items() if k not in threads.APPLIED}
+        return dict(env, TF_CPP_MIN_LOG_LEVEL='2')
+
+    def ready(self):
+        """``(variants, failed, environment)``; ``None`` if the framework could not start."""
+        line = self.proc.stdout.readline()
+        if not line:
+            self.proc.wait()
+            self.stderr.seek(0)
+            err = self.stderr.read().strip().splitlines()
+            print(f'bench: {self.framework} not measured: {err[-1] if err else "no output"}', file=sys.stderr)
+            return None
+        hello = json.loads(line)
+        for name, why in hello['failed'].items():
+            print(f'bench: {name} not measured: {why}', file=sys.stderr)
+        return hello['ready'], hello['failed'], hello['environment']
+
+    def time(self, variant, epochs):
+        self.proc.stdin.write(f'{variant} {epochs}\n')
+        self.proc.stdin.flush()
+        return json.loads(self.proc.stdout.readline())['tokens_per_sec']
+
+    def close(self):
+        if self.proc.poll() is None:
+            self.proc.stdin.write('\n')
+            self.proc.stdin.flush()
+            self.proc.wait(timeout=60)
+        self.stderr.close()
+
+
+def _cpu_model():
+    try:
+        with open('/proc/cpuinfo') as f:
+            return next(ln.split(':', 1)[1].strip() for ln in f if ln.startswith('model name'))
+    except (OSError, StopIteration):
+        import platform
+        return platform.processor() or 'unknown'
+
+
+def _numpy_blas():
+    """NumPy's BLAS as threadpoolctl reports it (if installed), else NumPy's build config."""
+    try:
+        from threadpoolctl import threadpool_info
+        return threadpool_info()
+    except ImportError:
+        import contextlib
+        import io
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            onp.show_config()
+        return [ln.strip() for ln in out.getvalue().splitlines() if 'libraries' in ln or 'blas' in ln.lower()][:6]
+
+
+def openblas_builds():
+    """``{library path: (core, config)}`` of every OpenBLAS loaded in this process (MXNet bundles its own,
+    NumPy another): the core it picked at run time (``DYNAMIC_ARCH``) decides which GEMM kernels run."""
+    import ctypes
+    found = {}
+    with open('/proc/self/maps') as f:
+        paths = sorted({ln.split()[-1] for ln in f if 'openblas' in ln.lower() and ln.split()[-1].startswith('/')})
+    for path in paths:
+        lib = ctypes.CDLL(path)
+        for suffix in ('', '64_'):
+            try:
+                core = getattr(lib, f'openblas_get_corename{suffix}')
+                config = getattr(lib, f'openblas_get_config{suffix}')
+            except AttributeError:
                 continue
-            speeds.update(json.loads(done.stdout.strip().splitlines()[-1]))
-    return speeds
+            core.restype = config.restype = ctypes.c_char_p
+            found[os.path.basename(path)] = dict(core=core().decode(), config=config().decode().strip())
+            break
+    return found
 
 
-def measure(epochs=3, hiddens=512, batch_size=32, num_steps=35, max_tokens=10000, peers=True):
-    """Run every variant in one command; return the result rows and the roofline.
+#: environment variables that set threads, placement or kernels, recorded in the JSON
+THREAD_ENV = ('OMP_', 'KMP_', 'GOMP_', 'MXNET_', 'MKL_', 'OPENBLAS_', 'XLA_', 'TF_ENABLE_ONEDNN_OPTS',
+              'TF_NUM_INTRAOP_THREADS', 'TF_NUM_INTEROP_THREADS')
 
-    MXNet variants run in this process; each peer framework in a child process.
+
+def machine():
+    """The machine and software the numbers were measured on."""
+    import platform
+    import gluon_d2l
+    features = mx.runtime.Features()
+    return dict(cpu=_cpu_model(), cores=os.cpu_count(), cores_usable=len(os.sched_getaffinity(0)),
+                python=platform.python_version(), mxnet=mx.__version__, numpy=onp.__version__,
+                gluon_d2l=getattr(gluon_d2l, '__version__', 'checkout'),
+                mxnet_features=sorted(name for name, f in features.items() if f.enabled),
+                mxnet_blas=[name for name in ('BLAS_OPEN', 'BLAS_ATLAS', 'BLAS_MKL', 'BLAS_APPLE', 'MKLDNN')
+                            if features.is_enabled(name)],
+                numpy_blas=_numpy_blas(), openblas=openblas_builds(),
+                thread_env={k: v for k, v in sorted(os.environ.items()) if k.startswith(THREAD_ENV)},
+                thread_defaults_by_gluon_d2l=dict(threads.APPLIED),
+                loadavg_before=os.getloadavg())
+
+
+def _summary(samples):
+    ordered = sorted(samples)
+    mid = len(ordered) // 2
+    median = ordered[mid] if len(ordered) % 2 else (ordered[mid - 1] + ordered[mid]) / 2
+    return dict(tokens_per_sec=median, min=ordered[0], max=ordered[-1], samples=samples)
+
+
+def is_peer(variant):
+    return not variant.startswith(('gluon_d2l', 'd2l chapter'))
+
+
+def measure(epochs=3, hiddens=512, batch_size=32, num_steps=35, max_tokens=10000, peers=True, repeats=5,
+            progress=True):
+    """Time every variant in ``repeats`` interleaved rounds (A B C ... A B C ...); return rows and meta.
+
+    MXNet variants run in this process; each peer framework in a child process that stays up for
+    the whole run and trains only when asked, so one variant runs at a time. Every variant is
+    warmed up once first. A row's ``tokens_per_sec`` is the median over the rounds, with ``min``,
+    ``max`` and every ``samples``; the GEMM rate is measured once per round, its median gives the
+    roofline.
     """
+    about = machine()
     train_iter, vocab = load_data_time_machine(batch_size, num_steps, max_tokens=max_tokens)
     batches = list(train_iter)
     tokens = sum(Y.size for _, Y in batches)
     flops_per_token = 3 * 2 * (hiddens * hiddens + hiddens * len(vocab))
-    gflops = gemm_gflops(hiddens)
+    timers = {}
+    for name, run_epoch in dict(mxnet_variants(batches, len(vocab), hiddens),
+                                **before_variants(batches, len(vocab), hiddens)).items():
+        timers[name] = (lambda run_epoch=run_epoch: bench_peers.timed(run_epoch, epochs, tokens, mx.nd.waitall))
+        run_epoch()  # warm-up
+    mx.nd.waitall()
+    children, peer_env, tmp = [], {}, tempfile.mkdtemp(prefix='gluon-d2l-bench-')
+    try:
+        if peers:
+            batches_file = os.path.join(tmp, 'batches.npz')
+            onp.savez(batches_file, X=onp.stack([X.asnumpy() for X, _ in batches]),
+                      Y=onp.stack([Y.asnumpy() for _, Y in batches]))
+            children = [PeerProcess(fw, batches_file, len(vocab), hiddens) for fw in bench_peers.PEERS]
+            for child in children:
+                hello = child.ready()
+                if hello is None:
+                    continue
+                names, failed, env = hello
+                peer_env[child.framework] = dict(env, not_measured=failed)
+                for name in names:
+                    timers[name] = (lambda child=child, name=name: child.time(name, epochs))
+        samples, gemm = {name: [] for name in timers}, []
+        for round_ in range(repeats):
+            gemm.append(gemm_gflops(hiddens))
+            for name, timer in timers.items():
+                samples[name].append(timer())
+            if progress:
+                print(f'bench: round {round_ + 1}/{repeats} done', file=sys.stderr, flush=True)
+    finally:
+        for child in children:
+            child.close()
+        import shutil
+        shutil.rmtree(tmp, ignore_errors=True)
+    gflops = _summary(gemm)['tokens_per_sec']
     roofline = gflops * 1e9 / flops_per_token
-    rows = []
-    for name, run_epoch in mxnet_variants(batches, len(vocab), hiddens).items():
-        speed = bench_peers.time_epochs(run_epoch, epochs, tokens, sync=mx.nd.waitall)
-        rows.append(dict(variant=name, tokens_per_sec=speed, rss_mib=_rss_mib()))
-    if peers:
-        rows += [dict(variant=name, tokens_per_sec=speed, rss_mib=float('nan'))
-                 for name, speed in peer_speeds(batches, len(vocab), hiddens, epochs).items()]
-    best_peer = max((r['tokens_per_sec'] for r in rows if not r['variant'].startswith(('gluon_d2l', 'd2l chapter'))),
-                    default=float('nan'))
+    rows = [dict(variant=name, **_summary(got), rss_mib=_rss_mib() if not is_peer(name) else None)
+            for name, got in samples.items()]
+    best_peer = max((r['tokens_per_sec'] for r in rows if is_peer(r['variant'])), default=float('nan'))
     chapter = next(r['tokens_per_sec'] for r in rows if r['variant'] == CHAPTER_VARIANT)
     for r in rows:
         r.update(vs_best_peer=r['tokens_per_sec'] / best_peer, vs_chapter=r['tokens_per_sec'] / chapter,
                  vs_roofline=r['tokens_per_sec'] / roofline)
-    return rows, dict(gemm_gflops=gflops, roofline_tokens_per_sec=roofline, hiddens=hiddens,
-                      batch_size=batch_size, num_steps=num_steps, epochs=epochs)
+    about.update(loadavg_after=os.getloadavg(), peers=peer_env)
+    return rows, dict(gemm_gflops=gflops, gemm_gflops_samples=gemm, roofline_tokens_per_sec=roofline,
+                      hiddens=hiddens, batch_size=batch_size, num_steps=num_steps, epochs=epochs,
+                      repeats=repeats, tokens_per_epoch=tokens, machine=about)
 
 
 SWEEP = [dict(hiddens=h) for h in (128, 256, 512, 1024)] + [dict(batch_size=b) for b in (64, 128, 256)] \
@@ -150,32 +299,113 @@ def sweep(epochs=2, model='hybrid'):
     return rows
 
 
+def _ratio(x):
+    return '' if x is None or x != x else f'{x:.2f}'
+
+
 def markdown_table(rows):
-    """The results as a Markdown table."""
-    lines = ['| variant | tokens/s | × chapter | × best peer | of roofline | RSS MiB (MXNet process) |',
+    """The results as a Markdown table: medians, and the range over the rounds."""
+    lines = ['| variant | tokens/s (median) | min–max | × chapter | × best peer | of roofline |',
              '|---|---|---|---|---|---|']
     for r in rows:
-        lines.append(f"| {r['variant']} | {r['tokens_per_sec']:.0f} | {r['vs_chapter']:.2f} | "
-                     f"{r['vs_best_peer']:.2f} | {r['vs_roofline']:.2f} | {r['rss_mib']:.0f} |")
+        lines.append(f"| {r['variant']} | {r['tokens_per_sec']:.0f} | {r['min']:.0f}–{r['max']:.0f} | "
+                     f"{_ratio(r['vs_chapter'])} | {_ratio(r['vs_best_peer'])} | {_ratio(r['vs_roofline'])} |")
     return '\n'.join(lines)
 
 
 def bar_chart(rows, meta, path):
-    """Save a horizontal bar chart of tokens/s, with the roofline as a line."""
+    """Save a horizontal bar chart of the median tokens/s, the min–max range as error bars,
+    the GEMM roofline as a line."""
     import matplotlib
     import matplotlib.ticker
     matplotlib.use('Agg')
     from matplotlib import pyplot as plt
-    fig, ax = plt.subplots(figsize=(7, 0.45 * len(rows) + 1.2))
-    ax.barh([r['variant'] for r in rows], [r['tokens_per_sec'] for r in rows], color='tab:blue')
+    fig, ax = plt.subplots(figsize=(8, 0.42 * len(rows) + 1.4))
+    med = [r['tokens_per_sec'] for r in rows]
+    err = [[m - r['min'] for m, r in zip(med, rows)], [r['max'] - m for m, r in zip(med, rows)]]
+    colors = ['tab:gray' if is_peer(r['variant']) else 'tab:blue' for r in rows]
+    ax.barh([r['variant'] for r in rows], med, xerr=err, color=colors, capsize=3)
     ax.axvline(meta['roofline_tokens_per_sec'], color='tab:red', linestyle='--', label='GEMM roofline')
     ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda x, _: f'{x / 1000:.0f}k'))
-    ax.set_xlabel('tokens/s (training)')
+    ax.set_xlabel(f"tokens/s (training; median of {meta['repeats']} interleaved rounds, bars: min–max)")
     ax.invert_yaxis()
-    ax.legend()
+    ax.legend(loc='lower right')
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
+
+
+#: the README section that ``--render`` rewrites lies between these two lines
+RENDER_BEGIN = '<!-- gluon-d2l bench --render: begin (generated from the JSON, do not edit) -->'
+RENDER_END = '<!-- gluon-d2l bench --render: end -->'
+
+
+def fastest(rows, prefix='gluon_d2l '):
+    return max((r for r in rows if r['variant'].startswith(prefix) and '(before' not in r['variant']),
+               key=lambda r: r['tokens_per_sec'])
+
+
+def targets(rows):
+    """The issue's targets, each as ``(text, met)``, from the medians."""
+    best = fastest(rows)
+    hybrid = next(r for r in rows if r['variant'] == 'gluon_d2l hybrid')
+    return [(f"fastest gluon_d2l path ({best['variant']}) ≥ 1.10× the best peer: "
+             f"{best['vs_best_peer']:.2f}×", best['vs_best_peer'] >= 1.10),
+            (f"fastest path ≥ 0.8 of the GEMM roofline: {best['vs_roofline']:.2f}", best['vs_roofline'] >= 0.8),
+            (f"hybrid ≥ 3× the chapter's imperative loop: {hybrid['vs_chapter']:.2f}×", hybrid['vs_chapter'] >= 3),
+            (f"hybrid ≥ 1.0× the best peer: {hybrid['vs_best_peer']:.2f}×", hybrid['vs_best_peer'] >= 1.0)]
+
+
+def render_markdown(result, json_path='tests/benchmarks/results/bench.json',
+                    png_path='tests/benchmarks/results/bench.png'):
+    """The README's benchmark section, from a ``--json`` result."""
+    rows, m = result['rows'], result['machine']
+    applied = m.get('thread_defaults_by_gluon_d2l', {})
+    peers = ', '.join(f"{fw} {env.get('version', '?')}" for fw, env in m.get('peers', {}).items())
+    settings = ', '.join(f'{k}={v}' for k, v in m['thread_env'].items() if k not in applied) or 'none'
+    settings += f" (set by the user); set by gluon_d2l for MXNet: {', '.join(f'{k}={v}' for k, v in applied.items())}" \
+        if applied else ''
+    best_peer = max((r for r in rows if is_peer(r['variant'])), key=lambda r: r['tokens_per_sec'], default=None)
+    command = ' '.join(w for w in result.get('command', 'gluon-d2l bench').split()
+                       if w.split('=', 1)[0] not in applied)
+    load = max(m['loadavg_before'][0], m['loadavg_after'][0]) / m['cores_usable']
+    busy = [] if load < 0.5 else [
+        f"**The machine was busy** (load average up to {load:.1f} per usable core during the run): "
+        'spinning OpenMP peers collapse under load and the GEMM rate is below a quiet machine\'s, so these '
+        'figures are not a valid test of the targets; re-run on a quiet machine.', '']
+    lines = [f"Measured by `{command}` → `{json_path}` "
+             f"(rendered by `gluon-d2l bench --render README.md --json {json_path}`).",
+             '',
+             f"Machine: {m['cpu']}, {m['cores_usable']} of {m['cores']} cores usable, load average "
+             f"{m['loadavg_before'][0]:.2f} before and {m['loadavg_after'][0]:.2f} after; Python {m['python']}, "
+             f"MXNet {m['mxnet']} ({', '.join(m['mxnet_blas']) or 'no BLAS feature flag'}), NumPy {m['numpy']}"
+             f"{', ' + peers if peers else ''}; thread settings: {settings}.",
+             '',
+             f"Each variant trains {result['epochs']} epoch(s) of the chapter's workload ({result['tokens_per_epoch']} "
+             f"tokens, batch {result['batch_size']} × {result['num_steps']} steps, {result['hiddens']} hiddens) "
+             f"per round, after one warm-up epoch; {result['repeats']} rounds, interleaved (every variant once per "
+             'round, in turn). Medians, and the range over the rounds. The float32 GEMM rate (NumPy) is '
+             f"{result['gemm_gflops']:.1f} GFLOP/s (median), a roofline of "
+             f"{result['roofline_tokens_per_sec']:.0f} tokens/s at three times the forward FLOPs per token.",
+             '']
+    best_text = f"; best peer: {best_peer['variant']}, {best_peer['tokens_per_sec']:.0f} tokens/s" if best_peer else ''
+    lines += busy + [markdown_table(rows), '', f'![tokens/s per variant]({png_path})', '',
+                     f'Against the targets (medians of this run{best_text}):', '']
+    lines += [f"- {text}: **{'met' if ok else 'not met'}**" for text, ok in targets(rows)]
+    return '\n'.join(lines)
+
+
+def render_into(readme, result, json_path):
+    """Replace the marked section of ``readme`` with :func:`render_markdown`."""
+    with open(readme, encoding='utf-8') as f:
+        text = f.read()
+    if RENDER_BEGIN not in text or RENDER_END not in text:
+        raise ValueError(f'{readme} has no section marked {RENDER_BEGIN!r} ... {RENDER_END!r}')
+    head, rest = text.split(RENDER_BEGIN, 1)
+    _, tail = rest.split(RENDER_END, 1)
+    body = render_markdown(result, json_path, os.path.splitext(json_path)[0] + '.png')
+    with open(readme, 'w', encoding='utf-8') as f:
+        f.write(f'{head}{RENDER_BEGIN}\n{body}\n{RENDER_END}{tail}')
 
 
 def register(subparsers):
@@ -183,45 +413,80 @@ def register(subparsers):
     p = subparsers.add_parser('bench', help='training throughput of every RNN variant and its peers',
                               description="Measure tokens/s of the d2l chapter's MXNet loop, each gluon_d2l model "
                                           'and the PyTorch/TensorFlow/JAX references (each in its own process), '
-                                          'against a GEMM roofline.')
-    p.add_argument('--epochs', type=int, default=3, help='timed epochs per variant (3)')
+                                          'in interleaved rounds, against a GEMM roofline.')
+    p.add_argument('--epochs', type=int, default=3, help='timed epochs per variant and round (3)')
+    p.add_argument('--repeats', type=int, default=5, help='interleaved rounds; the table shows their median (5)')
+    p.add_argument('--quick', action='store_true', help='a one-minute run: 1 epoch, 3 rounds')
     p.add_argument('--hiddens', type=int, default=512, help='hidden units (512)')
     p.add_argument('--batch-size', dest='batch_size', type=int, default=32, help='batch size (32)')
     p.add_argument('--num-steps', dest='num_steps', type=int, default=35, help='time steps (35)')
     p.add_argument('--no-peers', dest='no_peers', action='store_true', help='skip PyTorch/TensorFlow/JAX')
     p.add_argument('--sweep', action='store_true',
                    help='instead: tokens/s and RSS of the hybrid model vs hiddens, batch size and steps')
-    p.add_argument('--json', help='write the results as JSON here')
+    p.add_argument('--json', help='write the results as JSON here (with --render: read them from here)')
     p.add_argument('--png', help='write a bar chart here')
+    p.add_argument('--render', metavar='MARKDOWN',
+                   help='measure nothing: rewrite the marked benchmark section of MARKDOWN (e.g. README.md) '
+                        'from the --json file (and redraw --png)')
     p.set_defaults(handler=run)
 
 
 def _check(args):
     """One line naming the option, before anything is measured."""
-    for name in ('epochs', 'hiddens', 'batch_size', 'num_steps'):
+    for name in ('epochs', 'hiddens', 'batch_size', 'num_steps', 'repeats'):
         if not 1 <= getattr(args, name) <= 1 << 14:
             return f"--{name.replace('_', '-')}: expected 1 to {1 << 14}, got {getattr(args, name)}"
     for name in ('json', 'png'):
         path = getattr(args, name)
         if path is not None and not os.path.isdir(os.path.dirname(os.path.abspath(path))):
             return f'--{name}: {path!r}: no such directory'
+    if args.render is not None:
+        if args.json is None or not os.path.isfile(args.json):
+            return f'--render: needs --json naming an existing result file, got {args.json!r}'
+        if not os.path.isfile(args.render):
+            return f'--render: {args.render!r}: no such file'
+        with open(args.render, encoding='utf-8') as f:
+            text = f.read()
+        if RENDER_BEGIN not in text or RENDER_END not in text:
+            return f'--render: {args.render} has no section marked {RENDER_BEGIN!r} ... {RENDER_END!r}'
     return None
 
 
+def _command_line(args):
+    timing = ['--quick'] if args.quick else [f'--epochs {args.epochs}', f'--repeats {args.repeats}']
+    parts = ['gluon-d2l bench'] + timing
+    parts += [f'--{k.replace("_", "-")} {getattr(args, k)}' for k, d in
+              (('hiddens', 512), ('batch_size', 32), ('num_steps', 35)) if getattr(args, k) != d]
+    parts += ['--no-peers'] if args.no_peers else []
+    env = ' '.join(f'{k}={v}' for k, v in sorted(os.environ.items())
+                   if k.startswith(('OMP_', 'MXNET_', 'KMP_')) and k not in threads.APPLIED)
+    return f'{env} {" ".join(parts)}'.strip()
+
+
 def run(args):
-    """The ``bench`` subcommand: print the table, optionally write JSON and a PNG."""
+    """The ``bench`` subcommand: print the table, optionally write JSON and a PNG, or render."""
     problem = _check(args)
     if problem:
         print(f'gluon-d2l bench: error: {problem}', file=sys.stderr)
         return 2
+    if args.render is not None:
+        with open(args.json, encoding='utf-8') as f:
+            result = json.load(f)
+        render_into(args.render, result, os.path.relpath(args.json, os.path.dirname(os.path.abspath(args.render))))
+        if args.png:
+            bar_chart(result['rows'], result, args.png)
+        print(f'bench: {args.render}: benchmark section rewritten from {args.json}')
+        return 0
     if args.sweep:
         rows = sweep()
         if args.json:
             with open(args.json, 'w') as f:
                 json.dump(rows, f, indent=2)
         return 0
-    rows, meta = measure(epochs=args.epochs, hiddens=args.hiddens, batch_size=args.batch_size,
-                         num_steps=args.num_steps, peers=not args.no_peers)
+    epochs, repeats = (1, 3) if args.quick else (args.epochs, args.repeats)
+    rows, meta = measure(epochs=epochs, hiddens=args.hiddens, batch_size=args.batch_size,
+                         num_steps=args.num_steps, peers=not args.no_peers, repeats=repeats)
+    meta['command'] = _command_line(args)
     print(f"float32 GEMM {meta['gemm_gflops']:.1f} GFLOP/s -> roofline "
           f"{meta['roofline_tokens_per_sec']:.0f} tokens/s")
     print(markdown_table(rows))

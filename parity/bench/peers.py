@@ -49,8 +49,8 @@ def torch_concise(batches, vocab_size, hiddens, device='cpu'):
 
 def tensorflow_scratch(batches, vocab_size, hiddens):
     """TensorFlow's scratch RNN (the concise Keras model's training loop is not a parity case)."""
+    fw = adapter('tensorflow')  # first: it imports MXNet before TensorFlow, as it must
     import tensorflow as tf
-    fw = adapter('tensorflow')
     net = fw.RNNModelScratch(vocab_size, hiddens, fw.init_rnn_state, fw.rnn, fw.get_params)
     data = [(tf.constant(X), tf.constant(Y)) for X, Y in batches]
     loss = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
@@ -67,14 +67,134 @@ def jax_scratch(batches, vocab_size, hiddens):
     return lambda: fw.train_epoch_ch8(net, data, 1.0, False)
 
 
-PEERS = {'torch': {'torch scratch': torch_scratch, 'torch nn.RNN': torch_concise},
-         'tensorflow': {'tensorflow scratch': tensorflow_scratch},
-         'jax': {'jax scratch': jax_scratch}}
+def _torch_fast_epoch(net, params, data, lr, forward_state):
+    """One epoch without a host read per step: ``clip_grad_norm_`` (foreach kernels), the update
+    as one ``_foreach_add_``, the loss summed on the device and read once."""
+    import torch
+    loss = torch.nn.CrossEntropyLoss()
+    state, total = None, torch.zeros(())
+    for X, Y in data:
+        state = forward_state(X.shape[0]) if state is None else tuple(s.detach() for s in state)
+        y_hat, state = net(X, state)
+        l = loss(y_hat, Y.T.reshape(-1))
+        for p in params:
+            p.grad = None
+        l.backward()
+        torch.nn.utils.clip_grad_norm_(params, 1.0, foreach=True)
+        with torch.no_grad():
+            torch._foreach_add_(params, [p.grad for p in params], alpha=-lr)
+        total += l.detach() * Y.numel()
+    return float(total)
+
+
+def torch_scratch_fast(batches, vocab_size, hiddens, device='cpu'):
+    """The parity model and math; the step is PyTorch's idiom instead of the chapter's host reads."""
+    import torch
+    fw = adapter('torch')
+    net = fw.RNNModelScratch(vocab_size, hiddens, device, fw.get_params, fw.init_rnn_state, fw.rnn)
+    data = [(torch.from_numpy(X).long().to(device), torch.from_numpy(Y).long().to(device)) for X, Y in batches]
+    return lambda: _torch_fast_epoch(net, net.params, data, 1.0, lambda b: net.begin_state(b, device))
+
+
+def torch_concise_fast(batches, vocab_size, hiddens, device='cpu', compile=False):
+    import torch
+    fw = adapter('torch')
+    net = fw.RNNModel(torch.nn.RNN(vocab_size, hiddens), vocab_size).to(device)
+    model = torch.compile(net) if compile else net
+    data = [(torch.from_numpy(X).long().to(device), torch.from_numpy(Y).long().to(device)) for X, Y in batches]
+    params = list(net.parameters())
+
+    def run(X, state):
+        y_hat, state = model(X, state[0])
+        return y_hat, (state,)
+    return lambda: _torch_fast_epoch(run, params, data, 1.0,
+                                     lambda b: (net.begin_state(device=device, batch_size=b),))
+
+
+def torch_concise_compiled(batches, vocab_size, hiddens, device='cpu'):
+    return torch_concise_fast(batches, vocab_size, hiddens, device, compile=True)
+
+
+def tensorflow_scratch_fast(batches, vocab_size, hiddens):
+    """The parity model under one ``tf.function`` step: forward, gradient, global-norm clipping
+    (``tf.clip_by_global_norm``) and SGD in one graph, the loss summed in the graph."""
+    fw = adapter('tensorflow')  # first: it imports MXNet before TensorFlow, as it must
+    import tensorflow as tf
+    net = fw.RNNModelScratch(vocab_size, hiddens, fw.init_rnn_state, fw.rnn, fw.get_params)
+    data = [(tf.constant(X), tf.constant(Y)) for X, Y in batches]
+    loss = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    params = net.trainable_variables
+
+    @tf.function
+    def step(X, Y, H):
+        with tf.GradientTape() as tape:
+            # the adapter's __call__, its one-hot steps as a Python list: autograph would turn the loop over
+            # a tensor into a while_loop that the chapter's list of outputs cannot leave
+            inputs = tf.unstack(tf.cast(tf.one_hot(tf.transpose(X), vocab_size), params[0].dtype))
+            y_hat, (H,) = fw.rnn(inputs, (H,), params)
+            l = loss(tf.reshape(tf.transpose(Y), (-1,)), y_hat)
+        grads, _ = tf.clip_by_global_norm(tape.gradient(l, params), 1.0)
+        for p, g in zip(params, grads):
+            p.assign_sub(g)
+        return l, H
+
+    def epoch():
+        H, total = None, 0.0
+        for X, Y in data:
+            H = net.begin_state(X.shape[0])[0] if H is None else H
+            l, H = step(X, Y, H)
+            total += l * tf.cast(tf.size(Y), l.dtype)
+        return float(total)
+    return epoch
+
+
+def jax_scratch_fast(batches, vocab_size, hiddens):
+    """The parity model under one ``jax.jit`` step: forward, gradient, clipping and SGD in one
+    XLA program (parameters donated), the loss summed on the device."""
+    import jax
+    import jax.numpy as jnp
+    fw = adapter('jax')
+    net = fw.RNNModelScratch(vocab_size, hiddens, jax.random.PRNGKey(0), fw.get_params, fw.init_rnn_state, fw.rnn)
+    grads_of = fw.loss_and_grads(net)
+
+    def step(params, state, X, Y):
+        (l, state), grads = grads_of(params, state, X, Y)
+        norm = jnp.sqrt(sum(jnp.sum(g ** 2) for g in grads))
+        scale = jnp.where(norm > 1.0, 1.0 / norm, 1.0)
+        return [p - g * scale for p, g in zip(params, grads)], state, l
+    step = jax.jit(step, donate_argnums=(0,))
+    data = [(jnp.asarray(X), jnp.asarray(Y)) for X, Y in batches]
+
+    def epoch():
+        state, total = None, 0.0
+        for X, Y in data:
+            state = net.begin_state(X.shape[0]) if state is None else state
+            net.params, state, l = step(net.params, state, X, Y)
+            total = total + l * Y.size
+        return float(total)
+    return epoch
+
+
+#: ``{framework: {variant: factory}}``. "(chapter loop)" variants are the parity adapters' own
+#: ``train_epoch_ch8`` (host reads each step, as the chapter); the others train the same adapter
+#: model with the same math in the framework's idiom (compiled/jitted, no per-step host read).
+PEERS = {'torch': {'torch scratch (chapter loop)': torch_scratch, 'torch nn.RNN (chapter loop)': torch_concise,
+                   'torch scratch': torch_scratch_fast, 'torch nn.RNN': torch_concise_fast,
+                   'torch nn.RNN (torch.compile)': torch_concise_compiled},
+         'tensorflow': {'tensorflow scratch (chapter loop)': tensorflow_scratch,
+                        'tensorflow scratch (tf.function)': tensorflow_scratch_fast},
+         'jax': {'jax scratch (chapter loop)': jax_scratch, 'jax scratch (jit step)': jax_scratch_fast}}
 
 
 def time_epochs(run_epoch, epochs, tokens, sync=lambda: None):
     """Tokens/s over ``epochs`` epochs after one warm-up epoch."""
     run_epoch()
+    sync()
+    return timed(run_epoch, epochs, tokens, sync)
+
+
+def timed(run_epoch, epochs, tokens, sync=lambda: None):
+    """Tokens/s over ``epochs`` epochs (no warm-up)."""
     sync()
     tic = time.perf_counter()
     for _ in range(epochs):
@@ -83,16 +203,57 @@ def time_epochs(run_epoch, epochs, tokens, sync=lambda: None):
     return tokens * epochs / (time.perf_counter() - tic)
 
 
-def main(framework, batches_file, vocab_size, hiddens, epochs):
-    """Measure one framework's variants; print ``{variant: tokens_per_sec}`` as JSON."""
+def environment(framework):
+    """The framework's version and thread settings, for the bench's JSON."""
+    info = {}
+    if framework == 'torch':
+        import torch
+        info = dict(version=torch.__version__, threads=torch.get_num_threads(),
+                    interop_threads=torch.get_num_interop_threads(),
+                    mkldnn=torch.backends.mkldnn.is_available(), blas=torch.__config__.show().count('BLAS_INFO')
+                    and [ln.strip() for ln in torch.__config__.show().splitlines() if 'BLAS_INFO' in ln][0])
+    elif framework == 'tensorflow':
+        import tensorflow as tf
+        info = dict(version=tf.__version__, intra_op_threads=tf.config.threading.get_intra_op_parallelism_threads(),
+                    inter_op_threads=tf.config.threading.get_inter_op_parallelism_threads(),
+                    onednn=os.environ.get('TF_ENABLE_ONEDNN_OPTS', 'default (on for x86 Linux)'))
+    elif framework == 'jax':
+        import jax
+        import numpy
+        info = dict(version=jax.__version__, numpy=numpy.__version__, backend=jax.default_backend())
+    return info
+
+
+def serve(framework, batches_file, vocab_size, hiddens):
+    """Build ``framework``'s variants, warm each up, then time them on request.
+
+    Prints one JSON line ``{"ready": [...], "environment": {...}}`` (a variant whose
+    construction or warm-up fails is left out, with its error under ``"failed"``), then reads
+    lines ``VARIANT EPOCHS`` and answers each with ``{"tokens_per_sec": x}``; an empty line ends.
+    The parent interleaves these requests with the other variants' (A B C A B C ...).
+    """
     import numpy as np
     with np.load(batches_file, allow_pickle=False) as saved:
         batches = list(zip(saved['X'], saved['Y']))
     tokens = sum(Y.size for _, Y in batches)
-    results = {name: time_epochs(factory(batches, vocab_size, hiddens), epochs, tokens)
-               for name, factory in PEERS[framework].items()}
-    print(json.dumps(results))
+    only = os.environ.get('GLUON_D2L_BENCH_VARIANTS')
+    runs, failed = {}, {}
+    for name, factory in PEERS[framework].items():
+        if only and name not in only.split(','):
+            continue
+        try:
+            run = factory(batches, vocab_size, hiddens)
+            run()  # warm-up: compiles, traces, allocates
+            runs[name] = run
+        except Exception as err:  # e.g. torch.compile without a C++ compiler
+            failed[name] = f'{type(err).__name__}: {str(err).strip().splitlines()[0] if str(err).strip() else ""}'
+    print(json.dumps(dict(ready=list(runs), failed=failed, environment=environment(framework))), flush=True)
+    for line in sys.stdin:
+        if not line.strip():
+            break
+        name, epochs = line.rsplit(' ', 1)
+        print(json.dumps(dict(tokens_per_sec=timed(runs[name], int(epochs), tokens))), flush=True)
 
 
 if __name__ == '__main__':
-    main(sys.argv[1], sys.argv[2], *map(int, sys.argv[3:6]))
+    serve(sys.argv[1], sys.argv[2], *map(int, sys.argv[3:5]))

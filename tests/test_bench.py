@@ -1,0 +1,86 @@
+"""``gluon-d2l bench``: interleaved rounds, medians and ranges, the machine record, ``--render``."""
+import json
+
+import pytest
+
+from parity import bench
+
+
+@pytest.fixture
+def fake_variants(monkeypatch):
+    """Three MXNet "variants" that only log their calls: the order of the rounds is visible."""
+    calls = []
+
+    def variants(*args):
+        return {name: (lambda name=name: calls.append(name)) for name in (bench.CHAPTER_VARIANT, 'gluon_d2l a')}
+    monkeypatch.setattr(bench, 'mxnet_variants', variants)
+    monkeypatch.setattr(bench, 'before_variants', lambda *args: {'gluon_d2l b (before: x)': lambda: calls.append('b')})
+    return calls
+
+
+def test_variants_are_timed_in_interleaved_rounds_after_one_warm_up_each(fake_variants, corpus_dir):
+    rows, meta = bench.measure(epochs=1, hiddens=8, peers=False, repeats=3, progress=False)
+    names = [bench.CHAPTER_VARIANT, 'gluon_d2l a', 'b']
+    assert fake_variants == names + names * 3  # warm-ups, then A B C A B C A B C (not A A A B B B ...)
+    for r in rows:
+        assert len(r['samples']) == 3 and r['min'] <= r['tokens_per_sec'] <= r['max']
+        assert r['tokens_per_sec'] == sorted(r['samples'])[1]  # the median of three
+    assert meta['repeats'] == 3 and len(meta['gemm_gflops_samples']) == 3
+    about = meta['machine']
+    assert about['cores'] >= 1 and about['cpu'] and about['mxnet'] and about['numpy']
+    assert 'MKLDNN' in about['mxnet_features'] or 'BLAS_OPEN' in about['mxnet_features']
+    assert all(info['core'] for info in about['openblas'].values())
+
+
+def _result():
+    def row(name, speed, spread=1000):
+        return dict(variant=name, tokens_per_sec=speed, min=speed - spread, max=speed + spread,
+                    samples=[speed - spread, speed, speed + spread], rss_mib=None)
+    rows = [row(bench.CHAPTER_VARIANT, 20000), row('gluon_d2l hybrid', 70000), row('gluon_d2l concise', 90000),
+            row('gluon_d2l concise (before: host read per step)', 95000), row('torch nn.RNN', 75000)]
+    roofline = 100000
+    for r in rows:
+        r.update(vs_chapter=r['tokens_per_sec'] / 20000, vs_best_peer=r['tokens_per_sec'] / 75000,
+                 vs_roofline=r['tokens_per_sec'] / roofline)
+    machine = dict(cpu='Test CPU', cores=2, cores_usable=2, python='3.11', mxnet='1.9.1', numpy='1.23.5',
+                   mxnet_blas=['BLAS_OPEN', 'MKLDNN'], thread_env={'OMP_NUM_THREADS': '2'},
+                   loadavg_before=[0.1, 0, 0], loadavg_after=[1.9, 0, 0], peers={'torch': {'version': '2.13.0'}})
+    return dict(rows=rows, machine=machine, epochs=3, repeats=5, tokens_per_epoch=8960, batch_size=32,
+                num_steps=35, hiddens=512, gemm_gflops=200.0, roofline_tokens_per_sec=roofline,
+                command='OMP_NUM_THREADS=2 gluon-d2l bench --epochs 3 --repeats 5')
+
+
+def test_the_targets_are_judged_from_the_medians_and_skip_the_before_rows():
+    verdicts = bench.targets(_result()['rows'])
+    assert [ok for _, ok in verdicts] == [True, True, True, False]  # 1.20x peer, 0.90 roofline, 3.5x, 0.93x
+    assert 'gluon_d2l concise' in verdicts[0][0] and '(before' not in verdicts[0][0]
+
+
+def test_render_rewrites_only_the_marked_section(tmp_path, capsys):
+    readme, result = tmp_path / 'README.md', tmp_path / 'bench.json'
+    result.write_text(json.dumps(_result()))
+    marked = f'{bench.RENDER_BEGIN}\nstale 123456\n{bench.RENDER_END}'
+    readme.write_text(f'# Title\n\nkept above\n\n{marked}\n\nkept below\n')
+    args = ['bench', '--render', str(readme), '--json', str(result)]
+    from gluon_d2l.program import cli
+    assert cli.main(args) == 0
+    text = readme.read_text()
+    assert text.startswith('# Title\n\nkept above\n\n') and text.endswith('\n\nkept below\n')
+    assert 'stale 123456' not in text and text.count(bench.RENDER_BEGIN) == 1
+    assert '| gluon_d2l concise | 90000 | 89000–91000 | 4.50 | 1.20 | 0.90 |' in text
+    assert 'Test CPU' in text and 'OMP_NUM_THREADS=2' in text and 'torch 2.13.0' in text
+    assert 'hybrid ≥ 1.0× the best peer: 0.93×: **not met**' in text
+    assert cli.main(args) == 0 and readme.read_text() == text  # idempotent
+
+
+def test_render_refuses_a_file_without_the_markers_in_one_line(tmp_path, capsys):
+    readme, result = tmp_path / 'README.md', tmp_path / 'bench.json'
+    result.write_text(json.dumps(_result()))
+    readme.write_text('no markers here\n')
+    from gluon_d2l.program import cli
+    assert cli.main(['bench', '--render', str(readme), '--json', str(result)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith('gluon-d2l bench: error: --render:') and 'no section marked' in err and err.count('\n') == 1
+    assert readme.read_text() == 'no markers here\n'
+    assert cli.main(['bench', '--render', str(readme)]) == 2
+    assert '--render: needs --json' in capsys.readouterr().err
