@@ -13,8 +13,6 @@ from . import numpy_compat
 
 if 'mxnet' not in sys.modules:      # else the import hook (or NumPy <= 1.23) has let MXNet load
     numpy_compat.before_mxnet()
-    from . import threads
-    threads.default_mxnet_threads()  # every physical core, unless OMP_NUM_THREADS etc. are set
 
 import mxnet  # noqa: E402,F401  (after the NumPy shim)
 

@@ -9,6 +9,10 @@ from hypothesis import HealthCheck, settings
 
 REPO = pathlib.Path(__file__).resolve().parents[1]
 os.environ.setdefault('GLUON_D2L_DATA', str(REPO.parent / 'shared' / 'data'))
+# The commands the tests start keep MXNet's own thread settings: without this, each long command
+# would restart itself once with the program's defaults (2-3 s each). tests/test_threads.py checks
+# that restart with this variable removed.
+os.environ.setdefault('GLUON_D2L_KEEP_THREADS', '1')
 
 import gluon_d2l  # noqa: E402,F401  (applies the NumPy shim before mxnet is imported below)
 import mxnet as mx  # noqa: E402

@@ -9,7 +9,9 @@ the (shell-quoted) command that resumes it.
 Commands that need ``parity`` (``parity``, ``bench``) are plugins: a package lists a
 function ``register(subparsers)`` under the entry-point group ``gluon_d2l.commands``;
 it adds its subparser and sets ``handler`` (``handler(args)`` returns the exit status).
-A plugin is imported only when its command runs (or for the top-level help).
+A plugin is imported only when its command runs (or for the top-level help); one that sets
+``thread_defaults=True`` on its parser runs with the program's MXNet thread defaults (:mod:`.threads`),
+as ``train`` and ``exercises`` do.
 """
 import argparse
 import os
@@ -17,6 +19,7 @@ import shlex
 import sys
 
 from .config import ACTIVATIONS, KVSTORES, MAX_SEED, MODEL_KINDS, RESUMABLE, ConfigError, TrainConfig
+from . import threads
 from .rundir import RunExistsError
 
 EXIT_USAGE = 2
@@ -113,7 +116,7 @@ def _add_train(sub):
     p.add_argument('--prefix', action='append', metavar='TEXT',
                    help='after training, continue TEXT (repeatable; default: "time traveller" and "traveller" '
                         'when the corpus has their letters, else its first words)')
-    p.set_defaults(handler=_train)
+    p.set_defaults(handler=_train, thread_defaults=True)
 
 
 def _add_predict(sub):
@@ -313,6 +316,10 @@ def _main(argv):
     npx.set_np()
     parser = build_parser(argv)
     args = parser.parse_args(argv)
+    if argv is None and getattr(args, 'thread_defaults', False) and 'DMLC_ROLE' not in os.environ:
+        # a long command that owns its process: restart it with MXNet on every core (see threads.py);
+        # a worker of a dist_sync job shares the machine with the others and keeps MXNet's defaults
+        threads.reexec_with_defaults()
     try:
         return args.handler(args)
     except ConfigError as err:

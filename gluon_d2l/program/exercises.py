@@ -727,7 +727,7 @@ def register(subparsers):
                    help=f'then replace the section between {README_START} and {README_END} in FILE by the report')
     p.add_argument('--render', action='store_true',
                    help='only rewrite exercises.md and the plots from DIR/exercises.json (no training)')
-    p.set_defaults(handler=handle)
+    p.set_defaults(handler=handle, thread_defaults=True)
 
 
 def handle(args):

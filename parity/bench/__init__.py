@@ -19,7 +19,7 @@ import time
 
 import numpy as onp
 
-from gluon_d2l import threads
+from gluon_d2l.program import threads
 from gluon_d2l.data import load_data_time_machine  # first: gluon_d2l makes MXNet importable on new NumPy
 from gluon_d2l.models import build_model
 from gluon_d2l.training import make_updater, train_epoch_ch8
@@ -110,8 +110,7 @@ class PeerProcess:
     @staticmethod
     def environment():
         """The user's environment: without the thread defaults gluon_d2l set for MXNet in this process."""
-        env = {k: v for k, v in os.environ.items() if k not in threads.APPLIED}
-        return dict(env, TF_CPP_MIN_LOG_LEVEL='2')
+        return dict(threads.user_environment(), TF_CPP_MIN_LOG_LEVEL='2')
 
     def ready(self):
         """``(variants, failed, environment)``; ``None`` if the framework could not start."""
@@ -202,7 +201,7 @@ def machine():
                             if features.is_enabled(name)],
                 numpy_blas=_numpy_blas(), openblas=openblas_builds(),
                 thread_env={k: v for k, v in sorted(os.environ.items()) if k.startswith(THREAD_ENV)},
-                thread_defaults_by_gluon_d2l=dict(threads.APPLIED),
+                thread_defaults_by_gluon_d2l=threads.applied(),
                 loadavg_before=os.getloadavg())
 
 
@@ -428,7 +427,7 @@ def register(subparsers):
     p.add_argument('--render', metavar='MARKDOWN',
                    help='measure nothing: rewrite the marked benchmark section of MARKDOWN (e.g. README.md) '
                         'from the --json file (and redraw --png)')
-    p.set_defaults(handler=run)
+    p.set_defaults(handler=run, thread_defaults=True)
 
 
 def _check(args):
@@ -458,8 +457,8 @@ def _command_line(args):
     parts += [f'--{k.replace("_", "-")} {getattr(args, k)}' for k, d in
               (('hiddens', 512), ('batch_size', 32), ('num_steps', 35)) if getattr(args, k) != d]
     parts += ['--no-peers'] if args.no_peers else []
-    env = ' '.join(f'{k}={v}' for k, v in sorted(os.environ.items())
-                   if k.startswith(('OMP_', 'MXNET_', 'KMP_')) and k not in threads.APPLIED)
+    env = ' '.join(f'{k}={v}' for k, v in sorted(threads.user_environment().items())
+                   if k.startswith(('OMP_', 'MXNET_', 'KMP_')))
     return f'{env} {" ".join(parts)}'.strip()
 
 

@@ -175,6 +175,79 @@ def jax_scratch_fast(batches, vocab_size, hiddens):
     return epoch
 
 
+def tensorflow_concise_fast(batches, vocab_size, hiddens):
+    """The adapter's concise model (Keras ``SimpleRNN`` + ``Dense``) under one ``tf.function`` step,
+    clipped by ``tf.clip_by_global_norm``, SGD applied in the graph, the loss summed in the graph."""
+    fw = adapter('tensorflow')  # first: it imports MXNet before TensorFlow, as it must
+    import tensorflow as tf
+    net = fw.RNNModel(tf.keras.layers.SimpleRNN(hiddens, return_sequences=True, return_state=True), vocab_size)
+    net(tf.zeros((1, 1), dtype=tf.int32), net.begin_state(1))  # builds the weights
+    data = [(tf.constant(X), tf.constant(Y)) for X, Y in batches]
+    loss = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    params = net.trainable_variables
+
+    @tf.function
+    def step(X, Y, H):
+        with tf.GradientTape() as tape:
+            y_hat, (H,) = net(X, [H])
+            l = loss(tf.reshape(tf.transpose(Y), (-1,)), y_hat)
+        grads, _ = tf.clip_by_global_norm(tape.gradient(l, params), 1.0)
+        for p, g in zip(params, grads):
+            p.assign_sub(g)
+        return l, H
+
+    def epoch():
+        H, total = None, 0.0
+        for X, Y in data:
+            H = net.begin_state(X.shape[0])[0] if H is None else H
+            l, H = step(X, Y, H)
+            total += l * tf.cast(tf.size(Y), l.dtype)
+        return float(total)
+    return epoch
+
+
+def jax_scratch_scan(batches, vocab_size, hiddens):
+    """The adapter's scratch weights trained the way JAX code writes an RNN: the time loop as
+    ``lax.scan`` (compiled once, not unrolled), the one-hot product as a row lookup of ``W_xh``
+    (the same numbers: a one-hot row selects a row), the output layer as one product over all steps;
+    forward, gradient, clipping and SGD in one ``jax.jit`` step."""
+    import jax
+    import jax.numpy as jnp
+    fw = adapter('jax')
+    params = fw.get_params(vocab_size, hiddens, jax.random.PRNGKey(0))
+
+    def forward(params, H, X):
+        W_xh, W_hh, b_h, W_hq, b_q = params
+
+        def cell(H, x_proj):
+            H = jnp.tanh(x_proj + H @ W_hh + b_h)
+            return H, H
+        H, outputs = jax.lax.scan(cell, H, jnp.take(W_xh, X.T, axis=0))
+        return outputs.reshape(-1, hiddens) @ W_hq + b_q, H
+
+    def objective(params, H, X, Y):
+        y_hat, H = forward(params, H, X)
+        return fw.loss(y_hat, Y.T.reshape(-1)), H
+
+    def step(params, H, X, Y):
+        (l, H), grads = jax.value_and_grad(objective, has_aux=True)(params, H, X, Y)
+        norm = jnp.sqrt(sum(jnp.sum(g * g) for g in grads))
+        scale = jnp.where(norm > 1.0, 1.0 / norm, 1.0)
+        return [p - g * scale for p, g in zip(params, grads)], H, l
+    step = jax.jit(step, donate_argnums=(0,))
+    data = [(jnp.asarray(X), jnp.asarray(Y)) for X, Y in batches]
+    state = {'params': params}
+
+    def epoch():
+        H, total = None, 0.0
+        for X, Y in data:
+            H = fw.init_rnn_state(X.shape[0], hiddens)[0] if H is None else H
+            state['params'], H, l = step(state['params'], H, X, Y)
+            total = total + l * Y.size
+        return float(total)
+    return epoch
+
+
 #: ``{framework: {variant: factory}}``. "(chapter loop)" variants are the parity adapters' own
 #: ``train_epoch_ch8`` (host reads each step, as the chapter); the others train the same adapter
 #: model with the same math in the framework's idiom (compiled/jitted, no per-step host read).
@@ -182,8 +255,10 @@ PEERS = {'torch': {'torch scratch (chapter loop)': torch_scratch, 'torch nn.RNN 
                    'torch scratch': torch_scratch_fast, 'torch nn.RNN': torch_concise_fast,
                    'torch nn.RNN (torch.compile)': torch_concise_compiled},
          'tensorflow': {'tensorflow scratch (chapter loop)': tensorflow_scratch,
-                        'tensorflow scratch (tf.function)': tensorflow_scratch_fast},
-         'jax': {'jax scratch (chapter loop)': jax_scratch, 'jax scratch (jit step)': jax_scratch_fast}}
+                        'tensorflow scratch (tf.function)': tensorflow_scratch_fast,
+                        'keras SimpleRNN (tf.function)': tensorflow_concise_fast},
+         'jax': {'jax scratch (chapter loop)': jax_scratch, 'jax scratch (jit step)': jax_scratch_fast,
+                 'jax scratch (jit + lax.scan)': jax_scratch_scan}}
 
 
 def time_epochs(run_epoch, epochs, tokens, sync=lambda: None):

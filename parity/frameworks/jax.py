@@ -70,13 +70,15 @@ class FourierHalfLayer(nn.Module):
 # --- RNN from scratch (the RNN chapter, translated) -------------------------------------------------
 
 def get_params(vocab_size, num_hiddens, key):
+    """The chapter's weights in float32, as the other frameworks make them (this module enables
+    float64 for the float64 parity runs, which would otherwise make ``jax.random`` draw float64)."""
     num_inputs = num_outputs = vocab_size
     k1, k2, k3 = jax.random.split(key, 3)
-    W_xh = jax.random.normal(k1, (num_inputs, num_hiddens)) * 0.01
-    W_hh = jax.random.normal(k2, (num_hiddens, num_hiddens)) * 0.01
-    b_h = jnp.zeros(num_hiddens)
-    W_hq = jax.random.normal(k3, (num_hiddens, num_outputs)) * 0.01
-    b_q = jnp.zeros(num_outputs)
+    W_xh = jax.random.normal(k1, (num_inputs, num_hiddens), dtype=jnp.float32) * 0.01
+    W_hh = jax.random.normal(k2, (num_hiddens, num_hiddens), dtype=jnp.float32) * 0.01
+    b_h = jnp.zeros(num_hiddens, dtype=jnp.float32)
+    W_hq = jax.random.normal(k3, (num_hiddens, num_outputs), dtype=jnp.float32) * 0.01
+    b_q = jnp.zeros(num_outputs, dtype=jnp.float32)
     return [W_xh, W_hh, b_h, W_hq, b_q]
 
 
@@ -205,7 +207,9 @@ def attached_loss_and_grads(net):
 def train_epoch_ch8(net, train_iter, lr, use_random_iter, theta=1.0, detach=True):
     """One epoch of SGD on a scratch model, clipped unless ``theta`` is None; returns
     ``(perplexity, per-step losses)``. ``detach=False``: see the PyTorch reference."""
-    state, losses, step, history = None, [], jax.jit(loss_and_grads(net)), []
+    if getattr(net, '_jitted_step', None) is None:  # compiled once per model, not once per epoch
+        net._jitted_step = jax.jit(loss_and_grads(net))
+    state, losses, step, history = None, [], net._jitted_step, []
     attached = attached_loss_and_grads(net)
     loss_sum, num_tokens = 0.0, 0
     for X, Y in train_iter:
