@@ -84,3 +84,15 @@ def test_render_refuses_a_file_without_the_markers_in_one_line(tmp_path, capsys)
     assert readme.read_text() == 'no markers here\n'
     assert cli.main(['bench', '--render', str(readme)]) == 2
     assert '--render: needs --json' in capsys.readouterr().err
+
+
+def test_profile_gives_each_models_operators_per_step_largest_first(corpus_dir):
+    result = bench.profile(epochs=1, hiddens=16, max_tokens=2000, top=3)
+    assert set(result) == {'gluon_d2l hybrid', 'gluon_d2l concise'}
+    for got in result.values():
+        names = [name for name, _ in got['operators']]
+        times = [ms for _, ms in got['operators']]
+        assert len(names) == 4 and names[-1] == '(others)'
+        assert times[:3] == sorted(times[:3], reverse=True) and all(ms >= 0 for ms in times)
+        assert any(name.startswith('RNN') or ',RNN' in name or name.startswith('_backward_RNN') for name in names)
+        assert got['ms_per_step'] > 0

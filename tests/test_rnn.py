@@ -174,3 +174,42 @@ def test_bad_embedding_or_activation_is_refused_by_name(kind, kwargs, name):
 def test_concise_model_refuses_a_layer_that_does_not_read_the_embedding():
     with pytest.raises(ValueError, match='input_size'):
         d2l.RNNModel(gluon.rnn.RNN(8, input_size=VOCAB), VOCAB, embedding=4)
+
+
+@pytest.mark.parametrize('make', [
+    lambda: gluon.rnn.RNN(16, input_size=7),
+    lambda: gluon.rnn.RNN(16, input_size=7, activation='tanh', num_layers=2, bidirectional=True),
+    lambda: gluon.rnn.GRU(16, input_size=7),
+    lambda: gluon.rnn.LSTM(16, input_size=7, num_layers=2),
+], ids=['rnn', 'rnn-2-layers-bidirectional', 'gru', 'lstm-2-layers'])
+@pytest.mark.parametrize('hybridize', [False, True], ids=['imperative', 'hybridized'])
+def test_the_rows_parameter_concat_computes_what_gluon_computes_bit_for_bit(make, hybridize):
+    from gluon_d2l.models import with_rows_param_concat
+    got = []
+    for fast in (False, True):
+        mx.random.seed(0)
+        layer = make()
+        layer.initialize()
+        if fast:
+            with_rows_param_concat(layer)
+        if hybridize:
+            layer.hybridize(static_alloc=True, static_shape=True)
+        X = np.array(onp.random.RandomState(0).randn(5, 3, 7).astype('float32'))
+        with autograd.record():
+            Y, state = layer(X, layer.begin_state(batch_size=3))
+            ((Y * Y).sum() + sum((s * s).sum() for s in state)).backward()
+        got.append([Y.asnumpy()] + [s.asnumpy() for s in state]
+                   + [p.grad().asnumpy() for p in layer.collect_params().values()])
+    assert len(got[0]) == len(got[1]) > 3
+    for stock, rows in zip(*got):
+        assert onp.array_equal(stock, rows)
+
+
+def test_the_concise_model_of_build_model_concatenates_its_parameters_in_rows(monkeypatch):
+    from gluon_d2l import models
+    calls = []
+    real = models._rows_concat_f
+    monkeypatch.setattr(models, '_rows_concat_f', lambda F, width: calls.append(width) or real(F, width))
+    net = models.build_model('concise', 28, 32, [mx.cpu()])
+    net(np.zeros((2, 5), dtype='int32'), net.begin_state(batch_size=2, ctx=mx.cpu()))
+    assert calls == [32]

@@ -298,6 +298,51 @@ def sweep(epochs=2, model='hybrid'):
     return rows
 
 
+def profile(epochs=2, hiddens=512, batch_size=32, num_steps=35, max_tokens=10000, top=12):
+    """Where a training step of each gluon_d2l model spends its time: MXNet's profiler, per operator.
+
+    ``{model: {'ms_per_step': wall ms, 'operators': [(name, ms per step), ...]}}``, the operators
+    sorted by time, ``top`` of them and the rest summed as ``(others)``. A hybridized graph shows as
+    one entry per fused segment (e.g. ``RNN,_np_reshape,_np_dot``). The wall time is longer than
+    without the profiler, and operators overlap with Python's dispatch of the next ones.
+    """
+    from mxnet import profiler
+    train_iter, vocab = load_data_time_machine(batch_size, num_steps, max_tokens=max_tokens)
+    batches = list(train_iter)
+    variants = mxnet_variants(batches, len(vocab), hiddens)
+    result = {}
+    for name in ('gluon_d2l hybrid', 'gluon_d2l concise'):
+        variants[name]()  # warm-up
+        mx.nd.waitall()
+        with tempfile.TemporaryDirectory(prefix='gluon-d2l-profile-') as tmp:
+            profiler.set_config(profile_all=True, aggregate_stats=True, filename=os.path.join(tmp, 'trace.json'))
+            profiler.set_state('run')
+            tic = time.perf_counter()
+            for _ in range(epochs):
+                variants[name]()
+            mx.nd.waitall()
+            wall = time.perf_counter() - tic
+            profiler.set_state('stop')
+            stats = json.loads(profiler.dumps(reset=True, format='json'))
+        steps = epochs * len(batches)
+        ops = sorted(((op, v['Total'] / steps) for op, v in stats['Time'].get('operator', {}).items()),
+                     key=lambda item: -item[1])
+        shown = [(op, round(ms, 3)) for op, ms in ops[:top]]
+        rest = sum(ms for _, ms in ops[top:])
+        result[name] = dict(ms_per_step=round(wall / steps * 1e3, 3),
+                            operators=shown + [('(others)', round(rest, 3))])
+    return result
+
+
+def print_profile(result):
+    for name, got in result.items():
+        total = sum(ms for _, ms in got['operators'])
+        print(f"{name}: {got['ms_per_step']:.1f} ms per step (wall, under the profiler); operators "
+              f"{total:.1f} ms per step")
+        for op, ms in got['operators']:
+            print(f'  {ms:8.2f} ms  {ms / total:6.1%}  {op}')
+
+
 def _ratio(x):
     return '' if x is None or x != x else f'{x:.2f}'
 
@@ -422,6 +467,9 @@ def register(subparsers):
     p.add_argument('--no-peers', dest='no_peers', action='store_true', help='skip PyTorch/TensorFlow/JAX')
     p.add_argument('--sweep', action='store_true',
                    help='instead: tokens/s and RSS of the hybrid model vs hiddens, batch size and steps')
+    p.add_argument('--profile', action='store_true',
+                   help="instead: MXNet's profiler over 2 epochs of each gluon_d2l model, milliseconds per "
+                        'step for each operator (where the time goes)')
     p.add_argument('--json', help='write the results as JSON here (with --render: read them from here)')
     p.add_argument('--png', help='write a bar chart here')
     p.add_argument('--render', metavar='MARKDOWN',
@@ -475,6 +523,13 @@ def run(args):
         if args.png:
             bar_chart(result['rows'], result, args.png)
         print(f'bench: {args.render}: benchmark section rewritten from {args.json}')
+        return 0
+    if args.profile:
+        result = profile()
+        print_profile(result)
+        if args.json:
+            with open(args.json, 'w') as f:
+                json.dump(dict(result, machine=machine(), command='gluon-d2l bench --profile'), f, indent=2)
         return 0
     if args.sweep:
         rows = sweep()
