@@ -96,3 +96,9 @@ def test_profile_gives_each_models_operators_per_step_largest_first(corpus_dir):
         assert times[:3] == sorted(times[:3], reverse=True) and all(ms >= 0 for ms in times)
         assert any(name.startswith('RNN') or ',RNN' in name or name.startswith('_backward_RNN') for name in names)
         assert got['ms_per_step'] > 0
+
+
+def test_ratios_are_paired_within_rounds_so_drift_between_rounds_cancels():
+    fast, slow = [10.0, 30.0, 12.0], [5.0, 15.0, 30.0]  # the machine ran 3x faster in round 2; round 3 is an outlier
+    assert bench.paired_ratio(fast, slow) == 2.0  # medians alone would give 12 / 15 = 0.8
+    assert bench.paired_ratio(fast, None) != bench.paired_ratio(fast, None)  # NaN without a reference

@@ -212,6 +212,18 @@ def _summary(samples):
     return dict(tokens_per_sec=median, min=ordered[0], max=ordered[-1], samples=samples)
 
 
+def paired_ratio(samples, reference):
+    """The median over the rounds of ``samples[i] / reference[i]`` (NaN without a reference).
+
+    Why not the ratio of the two medians: the variants of one round run within a minute of each
+    other, while this machine's speed drifts by a quarter between minutes (other tenants): the
+    ratio within a round cancels the drift that the medians keep.
+    """
+    if not reference:
+        return float('nan')
+    return _summary([a / b for a, b in zip(samples, reference)])['tokens_per_sec']
+
+
 def is_peer(variant):
     return not variant.startswith(('gluon_d2l', 'd2l chapter'))
 
@@ -268,11 +280,13 @@ def measure(epochs=3, hiddens=512, batch_size=32, num_steps=35, max_tokens=10000
     roofline = gflops * 1e9 / flops_per_token
     rows = [dict(variant=name, **_summary(got), rss_mib=_rss_mib() if not is_peer(name) else None)
             for name, got in samples.items()]
-    best_peer = max((r['tokens_per_sec'] for r in rows if is_peer(r['variant'])), default=float('nan'))
-    chapter = next(r['tokens_per_sec'] for r in rows if r['variant'] == CHAPTER_VARIANT)
+    peer_rows = [r for r in rows if is_peer(r['variant'])]
+    best_peer = max(peer_rows, key=lambda r: r['tokens_per_sec'])['samples'] if peer_rows else None
+    chapter = next(r['samples'] for r in rows if r['variant'] == CHAPTER_VARIANT)
+    rooflines = [g * 1e9 / flops_per_token for g in gemm]
     for r in rows:
-        r.update(vs_best_peer=r['tokens_per_sec'] / best_peer, vs_chapter=r['tokens_per_sec'] / chapter,
-                 vs_roofline=r['tokens_per_sec'] / roofline)
+        r.update(vs_best_peer=paired_ratio(r['samples'], best_peer), vs_chapter=paired_ratio(r['samples'], chapter),
+                 vs_roofline=paired_ratio(r['samples'], rooflines))
     about.update(loadavg_after=os.getloadavg(), peers=peer_env)
     return rows, dict(gemm_gflops=gflops, gemm_gflops_samples=gemm, roofline_tokens_per_sec=roofline,
                       hiddens=hiddens, batch_size=batch_size, num_steps=num_steps, epochs=epochs,
@@ -390,7 +404,7 @@ def fastest(rows, prefix='gluon_d2l '):
 
 
 def targets(rows):
-    """The issue's targets, each as ``(text, met)``, from the medians."""
+    """The issue's targets, each as ``(text, met)``, from the rows' (paired) ratios."""
     best = fastest(rows)
     hybrid = next(r for r in rows if r['variant'] == 'gluon_d2l hybrid')
     return [(f"fastest gluon_d2l path ({best['variant']}) ≥ 1.10× the best peer: "
@@ -428,7 +442,10 @@ def render_markdown(result, json_path='tests/benchmarks/results/bench.json',
              f"Each variant trains {result['epochs']} epoch(s) of the chapter's workload ({result['tokens_per_epoch']} "
              f"tokens, batch {result['batch_size']} × {result['num_steps']} steps, {result['hiddens']} hiddens) "
              f"per round, after one warm-up epoch; {result['repeats']} rounds, interleaved (every variant once per "
-             'round, in turn). Medians, and the range over the rounds. The float32 GEMM rate (NumPy) is '
+             'round, in turn). Tokens/s: the median and the range over the rounds; the ratio columns: the median '
+             "over the rounds of the ratio within a round (to the best peer's, the chapter loop's and the GEMM "
+             "roofline's figure of the same round), which cancels the machine's drift between rounds. "
+             'The float32 GEMM rate (NumPy) is '
              f"{result['gemm_gflops']:.1f} GFLOP/s (median), a roofline of "
              f"{result['roofline_tokens_per_sec']:.0f} tokens/s at three times the forward FLOPs per token.",
              '']
