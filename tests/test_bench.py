@@ -102,3 +102,10 @@ def test_ratios_are_paired_within_rounds_so_drift_between_rounds_cancels():
     fast, slow = [10.0, 30.0, 12.0], [5.0, 15.0, 30.0]  # the machine ran 3x faster in round 2; round 3 is an outlier
     assert bench.paired_ratio(fast, slow) == 2.0  # medians alone would give 12 / 15 = 0.8
     assert bench.paired_ratio(fast, None) != bench.paired_ratio(fast, None)  # NaN without a reference
+
+
+def test_a_busy_machine_is_told_by_the_load_before_the_run_not_the_benchmarks_own():
+    result = _result()  # load average 0.1 before, 1.9 after (the benchmark's own threads)
+    assert 'was busy' not in bench.render_markdown(result)
+    result['machine']['loadavg_before'] = [1.5, 0, 0]
+    assert '**The machine was busy** (load average 0.8 per usable core before the run)' in bench.render_markdown(result)

@@ -85,3 +85,14 @@ def test_importing_gluon_d2l_sets_no_thread_variable():
     code = 'import os, gluon_d2l; print([k for k in %r if k in os.environ])' % (THREAD_VARS,)
     done = subprocess.run([sys.executable, '-c', code], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 0 and done.stdout.split() == ['[]'], done.stdout + done.stderr
+
+
+def test_only_long_commands_started_as_a_process_outside_a_dist_sync_job_restart():
+    from gluon_d2l.program import cli
+    train = cli.build_parser(['train']).parse_args(['train'])
+    predict = cli.build_parser(['predict']).parse_args(['predict', '--run', 'r'])
+    bench = cli.build_parser(['bench']).parse_args(['bench', '--quick'])
+    assert cli.owns_its_threads(train, None, {}) and cli.owns_its_threads(bench, None, {})
+    assert not cli.owns_its_threads(predict, None, {})
+    assert not cli.owns_its_threads(train, ['train'], {})  # main(argv) called from Python code
+    assert not cli.owns_its_threads(train, None, {'DMLC_ROLE': 'worker'})

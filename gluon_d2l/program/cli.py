@@ -301,6 +301,16 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
     print(f'gluon-d2l: warning: {message}', file=sys.stderr if file is None else file)
 
 
+def owns_its_threads(args, argv, environ):
+    """Whether this command restarts itself with the program's thread defaults (:mod:`.threads`).
+
+    Only a long command (its parser sets ``thread_defaults``) started as a process (``argv`` is
+    ``None``: not a call of :func:`main` from Python code), and not a worker of a ``dist_sync`` job,
+    which shares the machine with the job's other processes and keeps MXNet's defaults.
+    """
+    return argv is None and getattr(args, 'thread_defaults', False) and 'DMLC_ROLE' not in environ
+
+
 def main(argv=None):
     """Entry point of the ``gluon-d2l`` console script."""
     import warnings
@@ -316,9 +326,7 @@ def _main(argv):
     npx.set_np()
     parser = build_parser(argv)
     args = parser.parse_args(argv)
-    if argv is None and getattr(args, 'thread_defaults', False) and 'DMLC_ROLE' not in os.environ:
-        # a long command that owns its process: restart it with MXNet on every core (see threads.py);
-        # a worker of a dist_sync job shares the machine with the others and keeps MXNet's defaults
+    if owns_its_threads(args, argv, os.environ):
         threads.reexec_with_defaults()
     try:
         return args.handler(args)

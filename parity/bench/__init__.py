@@ -426,9 +426,10 @@ def render_markdown(result, json_path='tests/benchmarks/results/bench.json',
     best_peer = max((r for r in rows if is_peer(r['variant'])), key=lambda r: r['tokens_per_sec'], default=None)
     command = ' '.join(w for w in result.get('command', 'gluon-d2l bench').split()
                        if w.split('=', 1)[0] not in applied)
-    load = max(m['loadavg_before'][0], m['loadavg_after'][0]) / m['cores_usable']
+    # before the run only: the load average after it counts the benchmark's own two threads
+    load = m['loadavg_before'][0] / m['cores_usable']
     busy = [] if load < 0.5 else [
-        f"**The machine was busy** (load average up to {load:.1f} per usable core during the run): "
+        f"**The machine was busy** (load average {load:.1f} per usable core before the run): "
         'spinning OpenMP peers collapse under load and the GEMM rate is below a quiet machine\'s, so these '
         'figures are not a valid test of the targets; re-run on a quiet machine.', '']
     lines = [f"Measured by `{command}` → `{json_path}` "
