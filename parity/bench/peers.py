@@ -115,23 +115,17 @@ def torch_concise_compiled(batches, vocab_size, hiddens, device='cpu'):
     return torch_concise_fast(batches, vocab_size, hiddens, device, compile=True)
 
 
-def tensorflow_scratch_fast(batches, vocab_size, hiddens):
-    """The parity model under one ``tf.function`` step: forward, gradient, global-norm clipping
-    (``tf.clip_by_global_norm``) and SGD in one graph, the loss summed in the graph."""
-    fw = adapter('tensorflow')  # first: it imports MXNet before TensorFlow, as it must
+def _tf_function_epoch(forward, params, batches, hiddens):
+    """One epoch closure for a TensorFlow peer: forward (``forward(X, H) -> (y_hat, H)``), gradient,
+    ``tf.clip_by_global_norm`` at 1 and SGD (lr 1) in one ``tf.function`` step, the loss summed in the graph."""
     import tensorflow as tf
-    net = fw.RNNModelScratch(vocab_size, hiddens, fw.init_rnn_state, fw.rnn, fw.get_params)
     data = [(tf.constant(X), tf.constant(Y)) for X, Y in batches]
     loss = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    params = net.trainable_variables
 
     @tf.function
     def step(X, Y, H):
         with tf.GradientTape() as tape:
-            # the adapter's __call__, its one-hot steps as a Python list: autograph would turn the loop over
-            # a tensor into a while_loop that the chapter's list of outputs cannot leave
-            inputs = tf.unstack(tf.cast(tf.one_hot(tf.transpose(X), vocab_size), params[0].dtype))
-            y_hat, (H,) = fw.rnn(inputs, (H,), params)
+            y_hat, H = forward(X, H)
             l = loss(tf.reshape(tf.transpose(Y), (-1,)), y_hat)
         grads, _ = tf.clip_by_global_norm(tape.gradient(l, params), 1.0)
         for p, g in zip(params, grads):
@@ -141,11 +135,27 @@ def tensorflow_scratch_fast(batches, vocab_size, hiddens):
     def epoch():
         H, total = None, 0.0
         for X, Y in data:
-            H = net.begin_state(X.shape[0])[0] if H is None else H
+            H = tf.zeros((X.shape[0], hiddens), params[0].dtype) if H is None else H
             l, H = step(X, Y, H)
             total += l * tf.cast(tf.size(Y), l.dtype)
         return float(total)
     return epoch
+
+
+def tensorflow_scratch_fast(batches, vocab_size, hiddens):
+    """The parity model (the adapter's scratch ``rnn``) under one ``tf.function`` step."""
+    fw = adapter('tensorflow')  # first: it imports MXNet before TensorFlow, as it must
+    import tensorflow as tf
+    net = fw.RNNModelScratch(vocab_size, hiddens, fw.init_rnn_state, fw.rnn, fw.get_params)
+    params = net.trainable_variables
+
+    def forward(X, H):
+        # the adapter's __call__, its one-hot steps as a Python list: autograph would turn the loop over
+        # a tensor into a while_loop that the chapter's list of outputs cannot leave
+        inputs = tf.unstack(tf.cast(tf.one_hot(tf.transpose(X), vocab_size), params[0].dtype))
+        y_hat, (H,) = fw.rnn(inputs, (H,), params)
+        return y_hat, H
+    return _tf_function_epoch(forward, params, batches, hiddens)
 
 
 def jax_scratch_fast(batches, vocab_size, hiddens):
@@ -176,34 +186,16 @@ def jax_scratch_fast(batches, vocab_size, hiddens):
 
 
 def tensorflow_concise_fast(batches, vocab_size, hiddens):
-    """The adapter's concise model (Keras ``SimpleRNN`` + ``Dense``) under one ``tf.function`` step,
-    clipped by ``tf.clip_by_global_norm``, SGD applied in the graph, the loss summed in the graph."""
+    """The adapter's concise model (Keras ``SimpleRNN`` + ``Dense``) under one ``tf.function`` step."""
     fw = adapter('tensorflow')  # first: it imports MXNet before TensorFlow, as it must
     import tensorflow as tf
     net = fw.RNNModel(tf.keras.layers.SimpleRNN(hiddens, return_sequences=True, return_state=True), vocab_size)
     net(tf.zeros((1, 1), dtype=tf.int32), net.begin_state(1))  # builds the weights
-    data = [(tf.constant(X), tf.constant(Y)) for X, Y in batches]
-    loss = tf.keras.losses.SparseCategoricalCrossentropy(from_logits=True)
-    params = net.trainable_variables
 
-    @tf.function
-    def step(X, Y, H):
-        with tf.GradientTape() as tape:
-            y_hat, (H,) = net(X, [H])
-            l = loss(tf.reshape(tf.transpose(Y), (-1,)), y_hat)
-        grads, _ = tf.clip_by_global_norm(tape.gradient(l, params), 1.0)
-        for p, g in zip(params, grads):
-            p.assign_sub(g)
-        return l, H
-
-    def epoch():
-        H, total = None, 0.0
-        for X, Y in data:
-            H = net.begin_state(X.shape[0])[0] if H is None else H
-            l, H = step(X, Y, H)
-            total += l * tf.cast(tf.size(Y), l.dtype)
-        return float(total)
-    return epoch
+    def forward(X, H):
+        y_hat, (H,) = net(X, [H])
+        return y_hat, H
+    return _tf_function_epoch(forward, net.trainable_variables, batches, hiddens)
 
 
 def jax_scratch_scan(batches, vocab_size, hiddens):
