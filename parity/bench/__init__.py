@@ -478,7 +478,8 @@ def register(subparsers):
                                           'in interleaved rounds, against a GEMM roofline.')
     p.add_argument('--epochs', type=int, default=3, help='timed epochs per variant and round (3)')
     p.add_argument('--repeats', type=int, default=5, help='interleaved rounds; the table shows their median (5)')
-    p.add_argument('--quick', action='store_true', help='a one-minute run: 1 epoch, 3 rounds')
+    p.add_argument('--quick', action='store_true',
+                   help='a short run: 1 epoch, 3 rounds (about 100 s with every peer on 2 cores)')
     p.add_argument('--hiddens', type=int, default=512, help='hidden units (512)')
     p.add_argument('--batch-size', dest='batch_size', type=int, default=32, help='batch size (32)')
     p.add_argument('--num-steps', dest='num_steps', type=int, default=35, help='time steps (35)')
