@@ -472,21 +472,14 @@ def batch_dot(ctx, node, a, b):
     return jnp.matmul(a, b, precision=HIGHEST)
 
 
-def _softmax_input(node, x):
-    if node.attrs.bool('use_length'):
-        raise G.PortError(f'{node.name}: softmax use_length is not supported by the port')
-    t = node.attrs.optional('temperature')
-    return x if t in (None, 1, 1.0) else x / t
-
-
 @converter('softmax', '_npx_softmax', target='flax')
 def softmax(ctx, node, x):
-    return jax.nn.softmax(_softmax_input(node, x), axis=node.attrs.int('axis', -1))
+    return jax.nn.softmax(G.softmax_input(node, x), axis=node.attrs.int('axis', -1))
 
 
 @converter('log_softmax', '_npx_log_softmax', target='flax')
 def log_softmax(ctx, node, x):
-    return jax.nn.log_softmax(_softmax_input(node, x), axis=node.attrs.int('axis', -1))
+    return jax.nn.log_softmax(G.softmax_input(node, x), axis=node.attrs.int('axis', -1))
 
 
 def _reduction(fn):

@@ -454,6 +454,14 @@ def check_rnn(node):
         raise PortError(f'{node.name}: RNN use_sequence_length is not supported by the port')
 
 
+def softmax_input(node, x):
+    """The input of a (log-)softmax node divided by its ``temperature`` (any framework's array)."""
+    if node.attrs.bool('use_length'):
+        raise PortError(f'{node.name}: softmax use_length is not supported by the port')
+    t = node.attrs.optional('temperature')
+    return x if t in (None, 1, 1.0) else x / t
+
+
 def reduction_axes(node, ndim):
     """The axes a reduction node reduces over (legacy ``exclude`` and ``axis=()`` included)."""
     axes = node.attrs.axes('axis')

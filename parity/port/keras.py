@@ -659,21 +659,14 @@ def batch_dot(ctx, node, a, b):
     return tf.matmul(a, b, transpose_a=node.attrs.bool('transpose_a'), transpose_b=node.attrs.bool('transpose_b'))
 
 
-def _softmax_input(node, x):
-    if node.attrs.bool('use_length'):
-        raise G.PortError(f'{node.name}: softmax use_length is not supported by the port')
-    t = node.attrs.optional('temperature')
-    return x if t in (None, 1, 1.0) else x / t
-
-
 @converter('softmax', '_npx_softmax', target='keras')
 def softmax(ctx, node, x):
-    return tf.nn.softmax(_softmax_input(node, x), axis=node.attrs.int('axis', -1))
+    return tf.nn.softmax(G.softmax_input(node, x), axis=node.attrs.int('axis', -1))
 
 
 @converter('log_softmax', '_npx_log_softmax', target='keras')
 def log_softmax(ctx, node, x):
-    return tf.nn.log_softmax(_softmax_input(node, x), axis=node.attrs.int('axis', -1))
+    return tf.nn.log_softmax(G.softmax_input(node, x), axis=node.attrs.int('axis', -1))
 
 
 def _reduction(fn):

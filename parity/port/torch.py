@@ -474,21 +474,14 @@ def batch_dot(ctx, node, a, b):
     return torch.matmul(a, b)
 
 
-def _softmax_input(node, x):
-    if node.attrs.bool('use_length'):
-        raise G.PortError(f'{node.name}: softmax use_length is not supported by the port')
-    t = node.attrs.optional('temperature')
-    return x if t in (None, 1, 1.0) else x / t
-
-
 @converter('softmax', '_npx_softmax', target='torch')
 def softmax(ctx, node, x):
-    return torch.softmax(_softmax_input(node, x), dim=node.attrs.int('axis', -1))
+    return torch.softmax(G.softmax_input(node, x), dim=node.attrs.int('axis', -1))
 
 
 @converter('log_softmax', '_npx_log_softmax', target='torch')
 def log_softmax(ctx, node, x):
-    return torch.log_softmax(_softmax_input(node, x), dim=node.attrs.int('axis', -1))
+    return torch.log_softmax(G.softmax_input(node, x), dim=node.attrs.int('axis', -1))
 
 
 def _reduction(fn):
