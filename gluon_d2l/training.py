@@ -78,31 +78,43 @@ def grad_clipping(net, theta):
     return float(norm.item())
 
 
-def _step_statistics(norms, theta):
-    """``(skipped, clipped, max_norm)`` from the epoch's per-step norms (read once, at its end)."""
-    values = onp.array([float(n.item()) for n in norms])
-    finite = onp.isfinite(values)
-    clipped = 0 if theta is None else int((values[finite] > theta).sum())
-    return int((~finite).sum()), clipped, float(values[finite].max()) if finite.any() else 0.0
+class _DeviceTally:
+    """The epoch's step statistics kept on the device, read to the host every ``READ_EVERY`` steps.
 
-
-def _loss_total(step_losses, step_tokens):
-    """The epoch's summed loss, as float32 arithmetic on the device would give it.
-
-    Per step: the devices' losses summed, times the step's token count; then summed over steps,
-    each operation rounded to float32 (correctly rounded, as MXNet's kernels round), from values
-    read once at the end of the epoch instead of three device operations per step.
+    Each step adds its gradient norm (a device array) and its per-device losses. Reading them in
+    batches keeps the hot loop free of host reads while bounding what is held: an epoch of a large
+    corpus would otherwise keep two arrays per step alive (and let Python queue the whole epoch).
+    The loss total is summed as float32 arithmetic on the device would give it: per step the devices'
+    losses summed, times the step's token count, then summed over steps, each operation rounded to
+    the loss's dtype (correctly rounded, as MXNet's kernels round).
     """
-    dtype = onp.dtype(step_losses[0][0].dtype)
-    total = None
-    for losses, tokens in zip(step_losses, step_tokens):
-        batch = None
-        for l in losses:
-            value = dtype.type(l.item())
-            batch = value if batch is None else dtype.type(batch + value)
-        batch = dtype.type(batch * dtype.type(tokens))
-        total = batch if total is None else dtype.type(total + batch)
-    return float(total)
+
+    READ_EVERY = 64
+
+    def __init__(self, theta):
+        self.theta, self.pending = theta, []
+        self.skipped, self.clipped, self.max_norm, self.loss_sum = 0, 0, 0.0, None
+
+    def add(self, norm, losses, tokens):
+        self.pending.append((norm, losses, tokens))
+        if len(self.pending) >= self.READ_EVERY:
+            self.read()
+
+    def read(self):
+        for norm, losses, tokens in self.pending:
+            value = float(norm.item())
+            if not math.isfinite(value):
+                self.skipped += 1
+            else:
+                self.max_norm = max(self.max_norm, value)
+                self.clipped += self.theta is not None and value > self.theta
+            dtype = onp.dtype(losses[0].dtype).type
+            batch = None
+            for l in losses:
+                batch = dtype(l.item()) if batch is None else dtype(batch + dtype(l.item()))
+            batch = dtype(batch * dtype(tokens))
+            self.loss_sum = batch if self.loss_sum is None else dtype(self.loss_sum + batch)
+        self.pending = []
 
 
 def _clip_on_device(copies, theta, zeros):
@@ -291,9 +303,9 @@ def train_epoch_ch8(net, train_iter, loss, updater, device, use_random_iter, the
     states, timer = None, Timer()
     loss_sum, num_tokens, skipped, clipped, max_norm = None, 0, 0, 0, 0.0
     # No host read per step when the updater treats a zero gradient as a skip: the check, the skip
-    # and the counts stay on the device and are read once, at the end of the epoch.
+    # and the counts stay on the device and are read every _DeviceTally.READ_EVERY steps.
     on_device = getattr(updater, 'zero_gradient_is_skip', False) and reduce_gradients is None
-    norms, step_losses, step_tokens, zeros = [], [], [], {}
+    tally, zeros, steps = _DeviceTally(theta), {}, 0
     history = []  # detach=False: this epoch's earlier minibatches, split per device
     for X, Y in train_iter:
         if states is None or use_random_iter or not detach:
@@ -318,10 +330,9 @@ def train_epoch_ch8(net, train_iter, loss, updater, device, use_random_iter, the
         if reduce_gradients is not None:
             reduce_gradients()
         if on_device:
-            norms.append(_clip_on_device(_gradient_copies(net), theta, zeros))
+            norm = _clip_on_device(_gradient_copies(net), theta, zeros)
             updater(batch_size=1)
-            step_losses.append(losses)
-            step_tokens.append(batch_tokens)
+            tally.add(norm, losses, batch_tokens)
         else:
             norm = gradient_norm(net) if theta is None else grad_clipping(net, theta)
             if math.isfinite(norm):
@@ -333,13 +344,14 @@ def train_epoch_ch8(net, train_iter, loss, updater, device, use_random_iter, the
             batch_loss = sum(l.as_in_ctx(devices[0]) for l in losses) * batch_tokens
             loss_sum = batch_loss if loss_sum is None else loss_sum + batch_loss
         num_tokens += Y.size
-    if loss_sum is None and not step_losses:
+        steps += 1
+    if not steps:
         raise ValueError('train_iter yielded no minibatch: the corpus is shorter than '
                          'one batch_size * num_steps block')
     # the reads wait for the epoch's last step: done before the clock stops
     if on_device:
-        skipped, clipped, max_norm = _step_statistics(norms, theta)
-        loss_sum = _loss_total(step_losses, step_tokens)
+        tally.read()
+        skipped, clipped, max_norm, loss_sum = tally.skipped, tally.clipped, tally.max_norm, float(tally.loss_sum)
     else:
         loss_sum = float(loss_sum.item())
     seconds = timer.stop()
