@@ -276,10 +276,10 @@ def train_epoch_ch8(net, train_iter, loss, updater, device, use_random_iter, the
     is detached between minibatches; with random sampling it is re-initialised.
     ``theta=None`` turns gradient clipping off. Steps whose gradient norm is not
     finite are skipped (the weights are not changed). With an updater from :func:`make_updater`
-    (marked ``zero_gradient_is_skip``) nothing is read to the host during the epoch: the norm
-    check, the skip (the gradient is zeroed, the updater still runs) and the counts stay on the
-    device; any other updater is not called for a skipped step, which takes one host read of
-    the norm per step. A ``stats`` dict, if given, receives
+    (marked ``zero_gradient_is_skip``) no step reads the host: the norm check, the skip (the
+    gradient is zeroed, the updater still runs) and the counts stay on the device, read every
+    ``_DeviceTally.READ_EVERY`` (64) steps; any other updater is not called for a skipped
+    step, which takes one host read of the norm per step. A ``stats`` dict, if given, receives
     ``skipped_steps``, ``num_tokens``, ``loss_sum``, ``max_grad_norm`` (before
     clipping) and ``clipped_steps``. For training across processes
     (:mod:`gluon_d2l.program.distributed`) each process holds ``1/num_workers`` of every

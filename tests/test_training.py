@@ -237,8 +237,7 @@ def test_one_hot_and_embedding_lookup_train_to_the_same_perplexity(corpus_dir, d
 @pytest.mark.parametrize('kind', ['scratch', 'hybrid', 'concise'])
 @pytest.mark.parametrize('theta', [1.0, None])
 @pytest.mark.parametrize('read_every', [64, 2], ids=['read-at-the-end', 'read-every-2-steps'])
-def test_the_device_side_step_equals_the_host_read_step_bit_for_bit(kind, theta, read_every, corpus_dir,
-                                                                     monkeypatch):
+def test_the_device_side_step_equals_the_host_read_step_bit_for_bit(kind, theta, read_every, corpus_dir, monkeypatch):
     """make_updater's updaters take the no-host-read path; a plain function (``gluon.Trainer.step``
     for Gluon models) takes the per-step host read. Same weights, same statistics, a NaN step included,
     whether the device-side statistics are read once at the end or every 2 of the 5 steps."""
