@@ -7,7 +7,7 @@ Measured on the 2-core machines this project runs on (``python -m gluon_d2l benc
   so a VM with one thread per core trains on half its cores: 19.5k tokens/s for the chapter's
   hybrid model here on a quiet machine, 23.5k on both cores.
 - With two threads and libgomp's default waits (spin, then sleep), MXNet collapses as soon as
-  anything else wants a core: 2.5k tokens/s with another process busy, 15-22k with
+  anything else wants a core: 2.5k tokens/s (median) with another process busy, 15.5k with
   ``OMP_WAIT_POLICY=PASSIVE``.
 
 Both settings are read only when MXNet (and libgomp) load, and neither MXNet's
