@@ -64,3 +64,13 @@ def corpus_dir():
     path = pathlib.Path(os.environ['GLUON_D2L_DATA'])
     assert (path / 'timemachine.txt').is_file(), f'set GLUON_D2L_DATA: no timemachine.txt in {path}'
     return path
+
+
+@pytest.fixture(scope='session')
+def short_run(tmp_path_factory):
+    """A 3-epoch run of ``gluon-d2l train`` (small model): its directory and what it printed."""
+    import cli_support
+    out = tmp_path_factory.mktemp('runs') / 'short'
+    done = cli_support.gluon_d2l('train', '--epochs', '3', '--out', str(out), *cli_support.SMALL)
+    assert done.returncode == 0, done.stderr
+    return out, done.stdout

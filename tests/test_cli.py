@@ -12,23 +12,10 @@ import time
 import numpy as onp
 import pytest
 
+from cli_support import (SMALL, TRAIN, _a_run, _config_with, _corpora, _damage_every_checkpoint, _env_is_a_file,
+                         _env_tampered, _no_checkpoints, _nothing, _offline, _params_bomb, _tampered,
+                         _tampered_states, _user_dir, _user_file, check_error_path, exit_status, gluon_d2l)
 from gluon_d2l.program import cli
-
-SMALL = ['--hiddens', '48', '--batch-size', '8', '--num-steps', '10', '--max-tokens', '3000']
-
-
-def gluon_d2l(*args, timeout=300):
-    """Run the CLI in a fresh process; return the CompletedProcess."""
-    return subprocess.run([sys.executable, '-m', 'gluon_d2l', *args], capture_output=True, text=True,
-                          timeout=timeout, env=dict(os.environ, PYTHONWARNINGS='ignore'))
-
-
-@pytest.fixture(scope='module')
-def short_run(tmp_path_factory):
-    out = tmp_path_factory.mktemp('runs') / 'short'
-    done = gluon_d2l('train', '--epochs', '3', '--out', str(out), *SMALL)
-    assert done.returncode == 0, done.stderr
-    return out, done.stdout
 
 
 def test_train_writes_every_artefact(short_run):
@@ -108,143 +95,6 @@ def test_resume_after_ctrl_c_matches_an_uninterrupted_run(tmp_path):
         return [(r['epoch'], r['perplexity']) for r in map(json.loads, (run / 'metrics.jsonl').open())]
     assert curve(cut) == curve(tmp_path / 'whole') and len(curve(cut)) == 6
 
-
-def exit_status(argv):
-    """Run the CLI in-process and return its exit status, however it exits."""
-    try:
-        return cli.main(argv)
-    except SystemExit as stop:
-        return stop.code
-
-
-def snapshot(root):
-    """``{path: (kind, size, mtime, bytes or target)}`` of everything under ``root`` (symlinks not followed)."""
-    state = {}
-    for dirpath, dirnames, filenames in os.walk(root):
-        for name in dirnames + filenames:
-            path = os.path.join(dirpath, name)
-            info = os.lstat(path)
-            if os.path.islink(path):
-                state[path] = ('link', os.readlink(path))
-            elif os.path.isdir(path):
-                state[path] = ('dir', info.st_mode)
-            else:
-                state[path] = ('file', info.st_mtime_ns, open(path, 'rb').read())
-    return state
-
-
-def child_processes():
-    me = str(os.getpid())
-    found = []
-    for entry in os.listdir('/proc'):
-        if entry.isdigit():
-            try:
-                with open(f'/proc/{entry}/stat') as f:
-                    if f.read().rsplit(')', 1)[1].split()[1] == me:
-                        found.append(int(entry))
-            except (OSError, IndexError):
-                continue
-    return found
-
-
-# --- how each case prepares the sandbox: returns the paths its argv refers to ----------------
-
-def _user_dir(box, run):
-    (box / 'mine').mkdir()
-    (box / 'mine' / 'params.npz').write_bytes(b'my own parameters')
-    (box / 'mine' / 'checkpoints').mkdir()
-    (box / 'mine' / 'checkpoints' / 'epoch-00001').mkdir()
-    (box / 'mine' / 'checkpoints' / 'epoch-00001' / 'notes.txt').write_text('keep me')
-    return {'mine': box / 'mine'}
-
-
-def _user_file(box, run):
-    (box / 'file.txt').write_text('not a directory')
-    return {'file': box / 'file.txt'}
-
-
-def _corpora(box, run):
-    (box / 'empty.txt').write_text('')
-    (box / 'binary.txt').write_bytes(b'\x80\x81\x82' * 100)
-    (box / 'short.txt').write_text('a few words only')
-    return {}
-
-
-def _a_run(box, run):
-    shutil.copytree(run, box / 'run')
-    return {'run': box / 'run'}
-
-
-def _tampered(name, payload):
-    def setup(box, run):
-        paths = _a_run(box, run)
-        target = box / 'run' / name
-        target.write_text(payload) if isinstance(payload, str) else payload(target)
-        return paths
-    return setup
-
-
-def _config_with(**changes):
-    def payload(path):
-        config = json.loads(path.read_text())
-        config.update(changes)
-        path.write_text(json.dumps(config))
-    return payload
-
-
-def _damage_every_checkpoint(box, run):
-    paths = _a_run(box, run)
-    for checkpoint in (box / 'run' / 'checkpoints').iterdir():
-        params = checkpoint / 'params.npz'
-        params.write_bytes(params.read_bytes()[:64])
-    return paths
-
-
-def _tampered_states(box, run):
-    paths = _a_run(box, run)
-    for checkpoint in (box / 'run' / 'checkpoints').iterdir():
-        (checkpoint / 'state.json').write_text('{"epoch": "3", "files": [], "trainer": "sgd"}')
-    return paths
-
-
-def _no_checkpoints(box, run):
-    paths = _a_run(box, run)
-    shutil.rmtree(box / 'run' / 'checkpoints')
-    return paths
-
-
-def _params_bomb(box, run):
-    import zipfile
-    paths = _a_run(box, run)
-    names = onp.load(run / 'params.npz').files
-    with zipfile.ZipFile(box / 'run' / 'params.npz', 'w', zipfile.ZIP_DEFLATED) as archive:
-        for name in names:
-            with archive.open(name + '.npy', 'w', force_zip64=True) as member:
-                for _ in range(64):
-                    member.write(bytes(1 << 20))
-    return paths
-
-
-def _env_is_a_file(box, run):
-    (box / 'data').write_text('a file, not a directory')
-    return {'env': box / 'data'}
-
-
-def _env_tampered(box, run):
-    (box / 'data').mkdir()
-    (box / 'data' / 'timemachine.txt').write_text('not the book')
-    return {'env': box / 'data'}
-
-
-def _offline(box, run):
-    return {'env': box / 'nowhere', 'offline': True}
-
-
-def _nothing(box, run):
-    return {}
-
-
-TRAIN = ['train', '--hiddens', '16', '--batch-size', '4', '--num-steps', '5', '--max-tokens', '500', '--epochs', '1']
 
 # (argv with {names} for the sandbox's paths, the option named, sandbox set-up)
 ERRORS = [
@@ -340,36 +190,6 @@ ERRORS = [
     (['launch', '-n', '0', '--', 'train'], '--workers', _nothing),
     (['launch', '-n', '1', '--timeout', '-5', '--', 'train'], '--timeout', _nothing),
 ]
-
-
-def check_error_path(argv, option, setup, run, box, monkeypatch, capsys):
-    """Run one error case in the sandbox ``box``; fail unless it is exit 2 with one line naming ``option``,
-    nothing in ``box`` changed (but the run's own marker) and no child process is left."""
-    box.mkdir()
-    monkeypatch.chdir(box)
-    paths = setup(box, run)
-    if 'env' in paths:
-        monkeypatch.setenv('GLUON_D2L_DATA', str(paths['env']))
-        monkeypatch.setenv('XDG_CACHE_HOME', str(box / 'cache'))
-    if paths.get('offline'):
-        import mxnet.gluon.utils
-
-        def offline(*args, **kwargs):
-            raise OSError('network is unreachable')
-        monkeypatch.setattr(mxnet.gluon.utils, 'download', offline)
-    argv = [a.format(box=box, **{k: v for k, v in paths.items() if isinstance(v, os.PathLike)}) for a in argv]
-    before = snapshot(box)
-    capsys.readouterr()
-    assert exit_status(argv) == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and err.startswith('gluon-d2l: error:'), err
-    assert err.split(': ')[2].startswith(option), err
-    assert 'Traceback' not in err
-    after = snapshot(box)
-    marker = os.path.join(str(box / 'run'), '.gluon-d2l-run')
-    changed = sorted(p for p in set(before) | set(after) if before.get(p) != after.get(p) and p != marker)
-    assert not changed, f'touched: {changed}'
-    assert not child_processes(), 'a child process is left running'
 
 
 def case_id(i, argv):
