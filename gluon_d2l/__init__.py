@@ -9,29 +9,35 @@ d2l chapters' code, which calls ``npx.set_np()`` itself, runs unchanged.
 """
 import sys
 
-from . import numpy_compat
+from . import _mxnet_env, numpy_compat
 
-if 'mxnet' not in sys.modules:      # else the import hook (or NumPy <= 1.23) has let MXNet load
-    numpy_compat.before_mxnet()
+_PROBLEM = _mxnet_env.problem()
+if _PROBLEM is not None:
+    # MXNet would abort this process on import: name the variable on first use instead
+    def __getattr__(name):
+        raise ImportError(f'gluon_d2l cannot load MXNet: {_PROBLEM[1]}')
+else:
+    if 'mxnet' not in sys.modules:      # else the import hook (or NumPy <= 1.23) has let MXNet load
+        numpy_compat.before_mxnet()
 
-import mxnet  # noqa: E402,F401  (after the NumPy shim)
+    import mxnet  # noqa: E402,F401  (after the NumPy shim)
 
-numpy_compat.after_mxnet()
+    numpy_compat.after_mxnet()
 
-from .counters import Accumulator, Timer  # noqa: E402
-from .data import (DATA_ENV, TIME_MACHINE_SHA1, TIME_MACHINE_URL, SeqDataLoader, Vocab,  # noqa: E402
-                   count_corpus, load_corpus_time_machine, load_data_time_machine,
-                   read_time_machine, seq_data_iter_random, seq_data_iter_sequential, tokenize)
-from .devices import num_gpus, try_all_gpus, try_gpu  # noqa: E402
-from .layers import (CenteredLayer, FourierHalfLayer, HybridCenteredLayer, MyDense,  # noqa: E402
-                     TensorReductionLayer)
-from .models import (HybridRNNScratch, RNNModel, RNNModelScratch, get_params, init_rnn_state,  # noqa: E402
-                     rnn)
-from .training import (grad_clipping, predict_ch8, sgd, train_ch8, train_epoch_ch8)  # noqa: E402
-from .aliases import *  # noqa: E402,F401,F403  (d2l's array aliases: ones, reshape, size, ...)
-from .aliases import ALIASES  # noqa: E402
-from .hub import DATA_HUB, DATA_URL, download, download_extract  # noqa: E402
-from .plotting import Animator, plot, set_axes, set_figsize, use_svg_display  # noqa: E402
+    from .counters import Accumulator, Timer  # noqa: E402
+    from .data import (DATA_ENV, TIME_MACHINE_SHA1, TIME_MACHINE_URL, SeqDataLoader, Vocab,  # noqa: E402
+                       count_corpus, load_corpus_time_machine, load_data_time_machine,
+                       read_time_machine, seq_data_iter_random, seq_data_iter_sequential, tokenize)
+    from .devices import num_gpus, try_all_gpus, try_gpu  # noqa: E402
+    from .layers import (CenteredLayer, FourierHalfLayer, HybridCenteredLayer, MyDense,  # noqa: E402
+                         TensorReductionLayer)
+    from .models import (HybridRNNScratch, RNNModel, RNNModelScratch, get_params, init_rnn_state,  # noqa: E402
+                         rnn)
+    from .training import (grad_clipping, predict_ch8, sgd, train_ch8, train_epoch_ch8)  # noqa: E402
+    from .aliases import *  # noqa: E402,F401,F403  (d2l's array aliases: ones, reshape, size, ...)
+    from .aliases import ALIASES  # noqa: E402
+    from .hub import DATA_HUB, DATA_URL, download, download_extract  # noqa: E402
+    from .plotting import Animator, plot, set_axes, set_figsize, use_svg_display  # noqa: E402
 
 __version__ = '0.1.0'
 
@@ -46,4 +52,5 @@ __all__ = [
     'Animator', 'DATA_HUB', 'DATA_URL', 'download', 'download_extract', 'plot', 'set_axes', 'set_figsize',
     'use_svg_display',
 ]
-__all__ += sorted(ALIASES)
+if _PROBLEM is None:
+    __all__ += sorted(ALIASES)

@@ -98,7 +98,7 @@ def find_time_machine(path=None):
             raise FileNotFoundError(f'corpus path {str(path)!r} is not a file')
         return path
     env_dir = os.environ.get(DATA_ENV)
-    if env_dir and os.path.exists(env_dir) and not os.path.isdir(env_dir):
+    if env_dir is not None and not os.path.isdir(env_dir):
         raise ValueError(f'{DATA_ENV}={env_dir!r} is not a directory (it must name the directory '
                          f'holding {TIME_MACHINE_FILE})')
     if env_dir and (pathlib.Path(env_dir) / TIME_MACHINE_FILE).is_file():

@@ -369,6 +369,19 @@ def perplexity(mean_loss):
         return math.inf
 
 
+def _sampling_probabilities(logits, temperature):
+    """``softmax(logits / temperature)`` in float64; with infinite logits, its limit (the +inf ones
+    equally likely). NaN logits (a diverged model) are a ``ValueError``."""
+    if onp.isnan(logits).any():
+        raise ValueError('net: its output logits are NaN (the parameters have diverged); there is nothing '
+                         'to sample from')
+    if onp.isposinf(logits).any():
+        weights = onp.isposinf(logits).astype('float64')
+    else:
+        weights = onp.exp((logits - logits.max()) / temperature)
+    return weights / weights.sum()
+
+
 @use_np
 def predict_ch8(prefix, num_preds, net, vocab, device, temperature=None, seed=None, strict=False):
     """Continue ``prefix`` by ``num_preds`` characters.
@@ -406,8 +419,7 @@ def predict_ch8(prefix, num_preds, net, vocab, device, temperature=None, seed=No
         if temperature is None:
             outputs.append(int(logits.argmax()))
         else:
-            weights = onp.exp((logits - logits.max()) / temperature)
-            outputs.append(int(rng.choice(len(weights), p=weights / weights.sum())))
+            outputs.append(int(rng.choice(len(logits), p=_sampling_probabilities(logits, temperature))))
     return ''.join(vocab.idx_to_token[i] for i in outputs)
 
 

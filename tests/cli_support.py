@@ -154,6 +154,49 @@ def _nothing(box, run):
     return {}
 
 
+def _environ(**variables):
+    def setup(box, run):
+        return {'environ': variables}
+    return setup
+
+
+def _special_in_run(name, kind):
+    """A run whose ``name`` is a FIFO, or a symlink / hard link to the user's ``victim.txt``."""
+    def setup(box, run):
+        paths = _a_run(box, run)
+        target = box / 'run' / name
+        if target.exists():
+            target.unlink()
+        (box / 'victim.txt').write_text('the user\'s own file\n')
+        if kind == 'fifo':
+            os.mkfifo(target)
+        elif kind == 'symlink':
+            target.symlink_to(box / 'victim.txt')
+        else:
+            os.link(box / 'victim.txt', target)
+        return paths
+    return setup
+
+
+def _states_with_lr(lr):
+    def setup(box, run):
+        paths = _a_run(box, run)
+        for checkpoint in (box / 'run' / 'checkpoints').iterdir():
+            state = json.loads((checkpoint / 'state.json').read_text())
+            state['trainer']['learning_rate'] = lr
+            (checkpoint / 'state.json').write_text(json.dumps(state))
+        return paths
+    return setup
+
+
+def _corpus_changed(box, run):
+    """A run recorded as trained on ``corpus.txt``, which has changed since."""
+    paths = _a_run(box, run)
+    (box / 'corpus.txt').write_text('a corpus that is not the one the run started on\n' * 100)
+    _config_with(corpus=str(box / 'corpus.txt'), corpus_sha1='0' * 40)(box / 'run' / 'config.json')
+    return paths
+
+
 TRAIN = ['train', '--hiddens', '16', '--batch-size', '4', '--num-steps', '5', '--max-tokens', '500', '--epochs', '1']
 
 
@@ -163,6 +206,8 @@ def check_error_path(argv, option, setup, run, box, monkeypatch, capsys):
     box.mkdir()
     monkeypatch.chdir(box)
     paths = setup(box, run)
+    for name, value in paths.get('environ', {}).items():
+        monkeypatch.setenv(name, value)
     if 'env' in paths:
         monkeypatch.setenv('GLUON_D2L_DATA', str(paths['env']))
         monkeypatch.setenv('XDG_CACHE_HOME', str(box / 'cache'))

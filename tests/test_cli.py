@@ -14,7 +14,8 @@ import pytest
 
 from cli_support import (SMALL, TRAIN, _a_run, _config_with, _corpora, _damage_every_checkpoint, _env_is_a_file,
                          _env_tampered, _no_checkpoints, _nothing, _offline, _params_bomb, _tampered,
-                         _tampered_states, _user_dir, _user_file, check_error_path, exit_status, gluon_d2l)
+                         _tampered_states, _user_dir, _user_file, check_error_path, exit_status, gluon_d2l,
+                         _corpus_changed, _environ, _special_in_run, _states_with_lr)
 from gluon_d2l.program import cli
 
 
@@ -185,10 +186,46 @@ ERRORS = [
     (['predict', '--run', '{run}'], '--run', _tampered('config.json', _config_with(model='lstm'))),
     (['predict', '--run', '{run}'], '--run', _tampered('vocab.json', '["<unk>", "a", "a"]')),
     (['predict', '--run', '{run}'], '--run', _params_bomb),
+    (TRAIN + ['--lr', '1e39', '--out', '{box}/r'], '--lr', _nothing),  # beyond float32
+    (TRAIN + ['--lr', '1e-40', '--out', '{box}/r'], '--lr', _nothing),  # below float32's normal numbers
+    (TRAIN + ['--clip', '1e39', '--out', '{box}/r'], '--clip', _nothing),
+    (TRAIN + ['--corpus', '{box}', '--out', '{box}/r'], '--corpus', _nothing),
+    (TRAIN + ['--out', '{box}/r'], 'OMP_NUM_THREADS', _environ(OMP_NUM_THREADS='abc')),
+    (TRAIN + ['--out', '{box}/r'], 'OMP_NUM_THREADS', _environ(OMP_NUM_THREADS='4,2')),
+    (TRAIN + ['--out', '{box}/r'], 'MXNET_OMP_MAX_THREADS', _environ(MXNET_OMP_MAX_THREADS='-5')),
+    (['predict', '--run', '{run}'], 'MXNET_CPU_WORKER_NTHREADS', _environ(MXNET_CPU_WORKER_NTHREADS='0')),
+    (TRAIN + ['--out', '{box}/r'], 'GLUON_D2L_DATA', _environ(GLUON_D2L_DATA='/nonexistent/data')),
+    (TRAIN + ['--out', '{box}/r'], 'GLUON_D2L_DATA', _environ(GLUON_D2L_DATA='')),
+    (['train', '--resume', '{run}', '--epochs', '5'], '--resume', _special_in_run('history.jsonl', 'symlink')),
+    (['train', '--resume', '{run}', '--epochs', '5'], '--resume', _special_in_run('history.jsonl', 'hardlink')),
+    (['train', '--resume', '{run}', '--epochs', '5'], '--resume', _special_in_run('metrics.jsonl', 'symlink')),
+    (['train', '--resume', '{run}', '--epochs', '5'], '--resume', _special_in_run('config.json', 'fifo')),
+    (['train', '--resume', '{run}', '--epochs', '5'], '--resume', _special_in_run('vocab.json', 'symlink')),
+    (['train', '--resume', '{run}', '--epochs', '5'], '--resume', _states_with_lr(-50.0)),
+    (['train', '--resume', '{run}', '--epochs', '5'], '--resume', _corpus_changed),
+    (['predict', '--run', '{run}'], '--run', _special_in_run('params.npz', 'fifo')),
+    (['predict', '--run', '{run}'], '--run', _special_in_run('vocab.json', 'fifo')),
+    (['predict', '--run', '{run}'], '--run', _special_in_run('config.json', 'symlink')),
+    (['predict', '--run', '{run}'], '--run', _special_in_run('samples.json', 'fifo')),
+    (['predict', '--run', '{run}'], '--run', _tampered('samples.json', '[1, 2]')),
+    (['predict', '--run', '{run}'], '--run', _tampered('samples.json', '{"time": 3}')),
+    (['predict', '--run', '{run}', '--temperature', 'nan'], '--temperature', _a_run),
     (['launch', '-n', '2'], 'launch', _nothing),
     (['launch', '-n', '2', '--', 'train', '--out', '{box}/r'], 'launch', _nothing),
     (['launch', '-n', '0', '--', 'train'], '--workers', _nothing),
     (['launch', '-n', '1', '--timeout', '-5', '--', 'train'], '--timeout', _nothing),
+    (['launch', '-n', '65', '--', 'train', '--kvstore', 'dist_sync'], '--workers', _nothing),
+    (['launch', '-n', '1', '-s', '0', '--', 'train', '--kvstore', 'dist_sync'], '--servers', _nothing),
+    (['launch', '-n', '1', '--timeout', 'nan', '--', 'train', '--kvstore', 'dist_sync'], '--timeout', _nothing),
+    (['launch', '-n', '1', '--', 'predict', '--run', '{run}'], 'launch', _a_run),
+    (['launch', '-n', '1', '--', 'train', '--kvstore', 'device'], 'launch', _nothing),
+    (['launch', '-n', '2', '--', 'train', '--kvstore', 'dist_sync', '--hiddens', '0', '--out', '{box}/r'], '--hiddens',
+     _nothing),
+    (['launch', '-n', '2', '--', 'train', '--kvstore', 'dist_sync', '--model', 'scratch', '--out', '{box}/r'],
+     '--kvstore', _nothing),
+    (['launch', '-n', '2', '--', 'train', '--kvstore', 'dist_sync', '--out', '{run}'], '--out', _a_run),
+    (['launch', '-n', '2', '--', 'train', '--kvstore', 'dist_sync', '--out', '{mine}'], '--out', _user_dir),
+    (['launch', '-n', '2', '--', 'train', '--kvstore', 'dist_sync', '--resume', '{run}'], 'launch', _a_run),
 ]
 
 

@@ -12,7 +12,6 @@ import math
 import os
 import pathlib
 import signal
-import tempfile
 import threading
 import zipfile
 
@@ -20,6 +19,7 @@ import numpy as onp
 from mxnet import gluon, np
 from mxnet.util import use_np
 
+from . import files
 from .config import strict_json
 
 PARAMS_FILE = 'params.npz'
@@ -82,36 +82,17 @@ def save_params(net, path):
     """
     path = pathlib.Path(path)
     arrays = {name: _host(value) for name, value in named_arrays(net).items()}
-    with interrupts_held():
-        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f'.{path.name}-', suffix='.npz')
-        try:
-            mask = os.umask(0)
-            os.umask(mask)
-            os.fchmod(fd, 0o666 & ~mask)
-            with os.fdopen(fd, 'wb') as f:
-                onp.savez(f, **arrays)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, path)
-        except BaseException:
-            _remove(tmp)
-            raise
-
-
-def _remove(path):
-    try:
-        os.unlink(path)
-    except FileNotFoundError:
-        pass
+    with interrupts_held(), files.atomic_open(path, 'wb') as f:
+        onp.savez(f, **arrays)
 
 
 def _shape(target):
     return tuple(int(n) for n in target.shape)
 
 
-def _check_members(path, targets):
+def _check_members(path, handle, targets):
     """Refuse a file whose members are not exactly the model's, or larger than they can be."""
-    with zipfile.ZipFile(path) as archive:
+    with zipfile.ZipFile(handle) as archive:
         members = {info.filename: info for info in archive.infolist()}
     names = {name[:-len('.npy')] if name.endswith('.npy') else name for name in members}
     if names != set(targets) or len(names) != len(members):
@@ -133,11 +114,13 @@ def load_params(net, path):
     path = pathlib.Path(path)
     targets = named_arrays(net)
     try:
-        _check_members(path, targets)
-        with onp.load(path, allow_pickle=False) as saved:
-            arrays = {name: saved[name] for name in saved.files}
+        with os.fdopen(files.open_regular(path, 'params'), 'rb') as handle:
+            _check_members(path, handle, targets)
+            handle.seek(0)
+            with onp.load(handle, allow_pickle=False) as saved:
+                arrays = {name: saved[name] for name in saved.files}
     except ValueError as err:
-        if str(err).startswith('parameter file'):
+        if str(err).startswith(('parameter file', repr(str(path)))):
             raise
         raise ValueError(f'parameter file {str(path)!r} is unreadable ({err})') from None
     except Exception as err:  # zipfile.BadZipFile, OSError, EOFError for a truncated or foreign file
@@ -153,10 +136,10 @@ def load_params(net, path):
             target[:] = np.array(arrays[name], dtype=target.dtype, ctx=target.ctx)
 
 
-def sha1(path):
-    """Hex SHA-1 of a file, read in blocks."""
+def sha1(path, subject='run'):
+    """Hex SHA-1 of a regular file (no symlink followed), read in blocks."""
     digest = hashlib.sha1()
-    with open(path, 'rb') as f:
+    with os.fdopen(files.open_regular(path, subject), 'rb') as f:
         for block in iter(lambda: f.read(1 << 20), b''):
             digest.update(block)
     return digest.hexdigest()
@@ -189,14 +172,15 @@ def _python_random(saved):
     _expect(ok, 'python_random is not a saved random state')
 
 
-def read_state(checkpoint, epoch):
-    """The checked ``state.json`` of the checkpoint directory of ``epoch``; ``ValueError`` if damaged."""
-    state = strict_json((checkpoint / STATE_FILE).read_text(encoding='utf-8'))
+def read_state(checkpoint, epoch, lr=None):
+    """The checked ``state.json`` of the checkpoint directory of ``epoch``; ``ValueError`` if damaged
+    (with ``lr``: also when its SGD learning rate is not the run's)."""
+    state = strict_json(files.read_text(checkpoint / STATE_FILE, 'run'))
     _expect(isinstance(state, dict), 'not an object')
     _expect(state.get('epoch') == epoch and type(state.get('epoch')) is int, f'epoch is not {epoch}')
-    files = state.get('files')
-    _expect(isinstance(files, dict) and PARAMS_FILE in files, f'files does not list {PARAMS_FILE}')
-    for name, digest in files.items():
+    recorded = state.get('files')
+    _expect(isinstance(recorded, dict) and PARAMS_FILE in recorded, f'files does not list {PARAMS_FILE}')
+    for name, digest in recorded.items():
         _expect(isinstance(digest, str) and name == pathlib.Path(name).name and name != STATE_FILE,
                 f'bad file entry {name!r}')
         if sha1(checkpoint / name) != digest:
@@ -207,5 +191,7 @@ def read_state(checkpoint, epoch):
                                 and math.isfinite(trainer['learning_rate'])
                                 and type(trainer['num_update']) is int and trainer['num_update'] >= 0),
             'trainer is not a saved SGD state')
+    _expect(lr is None or trainer is None or trainer['learning_rate'] == lr,
+            f'its learning rate {trainer and trainer["learning_rate"]!r} is not the run\'s {lr!r} (config.json)')
     _python_random(state.get('python_random'))
     return state

@@ -20,7 +20,7 @@ import sys
 
 from .config import ACTIVATIONS, KVSTORES, MAX_SEED, MODEL_KINDS, RESUMABLE, ConfigError, TrainConfig
 from . import threads
-from .rundir import RunExistsError
+from .. import _mxnet_env
 
 EXIT_USAGE = 2
 EXIT_INTERRUPTED = 130
@@ -105,7 +105,7 @@ def _add_train(sub):
                                    'the d2l chapter\'s summary: perplexity, tokens/sec and the continuation of '
                                    'each prefix. Defaults are the d2l chapter\'s settings.')
     defaults = TrainConfig()
-    for name in TrainConfig.names():
+    for name in TrainConfig.options():
         kind = type(getattr(defaults, name))
         options = TRAIN_TYPES.get(name) or dict(type=_number(kind) if kind in (int, float) else str)
         p.add_argument(flag(name), dest=name, default=None, help=TRAIN_HELP.get(name), **options)
@@ -222,7 +222,7 @@ def _fmt(value, digits):
 
 def _train(args):
     from . import jobs
-    names = TrainConfig.names()
+    names = TrainConfig.options()
     given = _given(args, names)
     if args.resume is not None:
         if args.out is not None:
@@ -282,7 +282,23 @@ def _launch(args):
     if worker_args[0] != 'train' or not kvstore or kvstore[-1] == 'device':
         raise ConfigError('worker_args', 'the workers must run "train --kvstore dist_sync ..." (without it every '
                                          'worker would train its own model into the same --out)')
+    check_worker_command(worker_args)
     return launch(worker_args, args.workers, args.servers, args.timeout)
+
+
+def check_worker_command(worker_args):
+    """Check the workers' ``train`` command before any process starts: its options, its settings and
+    the run directory that rank 0 writes (a bad one is the ``ConfigError`` the worker would raise)."""
+    from .rundir import check_new
+    worker = build_parser(worker_args).parse_args(worker_args)
+    if worker.resume is not None:
+        raise ConfigError('worker_args', 'a dist_sync run cannot be resumed; give the workers a new --out')
+    try:
+        TrainConfig(**_given(worker, TrainConfig.options()))
+        check_new(worker.out if worker.out is not None else DEFAULT_OUT)
+    except ConfigError as err:
+        raise ConfigError('out' if err.subject == 'run' else err.subject,
+                          f'{err} (in the workers\' command)') from None
 
 
 def _option(err, args):
@@ -290,8 +306,8 @@ def _option(err, args):
     subject = err.subject
     if subject in ('run', 'config'):
         return getattr(args, 'run_flag', '--run')
-    if subject == DATA_ENV:
-        return DATA_ENV
+    if subject == DATA_ENV or subject in _mxnet_env.THREAD_COUNT_ENV:
+        return subject
     if subject == 'worker_args':
         return 'launch'
     return flag(subject)
@@ -314,6 +330,11 @@ def owns_its_threads(args, argv, environ):
 def main(argv=None):
     """Entry point of the ``gluon-d2l`` console script."""
     import warnings
+    try:
+        threads.check_environment()     # before MXNet loads: it aborts the process on these
+    except ConfigError as err:
+        print(f'gluon-d2l: error: {err.subject}: {err}', file=sys.stderr)
+        return EXIT_USAGE
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning
         return _main(argv)
@@ -326,11 +347,12 @@ def _main(argv):
     npx.set_np()
     parser = build_parser(argv)
     args = parser.parse_args(argv)
-    if owns_its_threads(args, argv, os.environ):
-        threads.reexec_with_defaults()
     try:
+        if owns_its_threads(args, argv, os.environ):
+            threads.reexec_with_defaults()
         return args.handler(args)
     except ConfigError as err:
+        from .rundir import RunExistsError
         message = ' '.join(str(err).split())
         if isinstance(err, RunExistsError):
             message += f': continue it with --resume {shlex.quote(str(args.run_path))}, or choose another --out'

@@ -25,6 +25,8 @@ MAX_SEED = 2 ** 32 - 1          # what NumPy's legacy seeding accepts
 MAX_SIZE = 1 << 16              # batch size, steps: far above anything this model trains
 MAX_HIDDENS = 1 << 13           # a (8192, 8192) recurrent weight is 256 MiB
 MAX_EPOCHS = 10 ** 7
+#: the smallest normal and the largest float32
+FLOAT32_TINY, FLOAT32_MAX = 2.0 ** -126, (2 - 2.0 ** -23) * 2.0 ** 127
 MAX_DEVICE_INDEX = 1023         # MXNet sizes tables by the index: cpu:100000000 would eat gigabytes
 #: options that ``--resume`` may change (the rest define the run; a change is refused)
 RESUMABLE = ('epochs', 'log_every', 'checkpoint_every')
@@ -62,6 +64,21 @@ def positive_number(value):
     if not (value > 0 and math.isfinite(value)):
         raise ValueError(f'expected a positive finite number, got {value!r}')
     return float(value)
+
+
+def float32_number(value):
+    """A positive number that float32, the precision MXNet's kernels take it in, holds as a normal number."""
+    value = positive_number(value)
+    if not FLOAT32_TINY <= value <= FLOAT32_MAX:
+        raise ValueError(f'expected a number from {FLOAT32_TINY:.6g} to {FLOAT32_MAX:.6g} (float32, as MXNet\'s '
+                         f'kernels take it), got {value!r}')
+    return value
+
+
+def _sha1(value):
+    if not (isinstance(value, str) and len(value) == 40 and all(c in '0123456789abcdef' for c in value)):
+        raise ValueError(f'expected a SHA-1 as 40 hex digits, got {value!r}')
+    return value
 
 
 def optional(check):
@@ -106,9 +123,10 @@ def _device(value):
     return value
 
 
-def setting(default, check):
-    """A ``TrainConfig`` field: its default and its check."""
-    return dataclasses.field(default=default, metadata={'check': check})
+def setting(default, check, option=True):
+    """A ``TrainConfig`` field: its default and its check; ``option=False`` for one the run records
+    itself (no command-line option sets it)."""
+    return dataclasses.field(default=default, metadata={'check': check, 'option': option})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -117,7 +135,7 @@ class TrainConfig:
 
     model: str = setting('hybrid', _one_of(MODEL_KINDS))
     epochs: int = setting(500, _integer(1, MAX_EPOCHS))
-    lr: float = setting(1.0, positive_number)
+    lr: float = setting(1.0, float32_number)
     batch_size: int = setting(32, _integer(1, MAX_SIZE))
     num_steps: int = setting(35, _integer(1, MAX_SIZE))
     hiddens: int = setting(512, _integer(1, MAX_HIDDENS))
@@ -126,13 +144,16 @@ class TrainConfig:
     #: None: the model's own (tanh for scratch and hybrid, ReLU for concise, as in d2l)
     activation: typing.Optional[str] = setting(None, optional(_one_of(ACTIVATIONS)))
     random_iter: bool = setting(False, _flag)
-    clip: typing.Optional[float] = setting(1.0, optional(positive_number))  # None: no clipping
+    clip: typing.Optional[float] = setting(1.0, optional(float32_number))  # None: no clipping
     #: False: keep the state attached across an epoch's minibatches (sequential partitioning)
     detach: bool = setting(True, _flag)
     device: str = setting('auto', _device)
     seed: int = setting(0, _integer(0, MAX_SEED))
     max_tokens: int = setting(10000, _max_tokens)
+    #: a text file to train on (None: The Time Machine); a run records its absolute path
     corpus: typing.Optional[str] = setting(None, optional(_text))
+    #: the SHA-1 of ``corpus`` when the run started (recorded by the run; resume refuses another file)
+    corpus_sha1: typing.Optional[str] = setting(None, optional(_sha1), option=False)
     kvstore: str = setting('device', _one_of(KVSTORES))
     log_every: int = setting(10, _integer(1, MAX_EPOCHS))
     checkpoint_every: int = setting(1, _integer(1, MAX_EPOCHS))
@@ -162,6 +183,11 @@ class TrainConfig:
     def names(cls):
         """The field names, in order."""
         return tuple(f.name for f in dataclasses.fields(cls))
+
+    @classmethod
+    def options(cls):
+        """The names of the fields that a command-line option sets, in order."""
+        return tuple(f.name for f in dataclasses.fields(cls) if f.metadata['option'])
 
     def replace(self, **changes):
         """A copy with ``changes`` applied (and checked)."""

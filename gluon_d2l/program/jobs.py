@@ -12,6 +12,7 @@ The jobs run in MXNet's NumPy mode (``mxnet.util.use_np``) whatever the caller's
 """
 import dataclasses
 import math
+import os
 import random
 import time
 import typing
@@ -229,6 +230,9 @@ def train(config, out, on_epoch=None, prefixes=None):
         config = TrainConfig.from_dict(dict(config))
     if config.kvstore == 'device':
         check_new(out)
+    if config.corpus is not None:    # resumable from any directory, and only with the same text
+        from .checkpoints import sha1
+        config = config.replace(corpus=os.path.abspath(config.corpus), corpus_sha1=sha1(config.corpus, 'corpus'))
     job = _Training(config, prefixes)
     if not job.writes:
         return job.run(None, 0, [], on_epoch)
@@ -259,6 +263,20 @@ def resumed_config(saved, changes, done):
     return config
 
 
+def check_corpus_unchanged(config):
+    """Refuse (``ConfigError('run')``, naming the file) a corpus that is not the one the run started on."""
+    if config.corpus is None or config.corpus_sha1 is None:
+        return
+    from .checkpoints import sha1
+    try:
+        digest = sha1(config.corpus, 'corpus')
+    except ConfigError as err:
+        raise ConfigError('run', f'the run\'s corpus: {err}') from None
+    if digest != config.corpus_sha1:
+        raise ConfigError('run', f'the run\'s corpus {config.corpus!r} has changed since the run started (SHA-1 '
+                                 f'{digest}, recorded {config.corpus_sha1}); restore it or start a new run')
+
+
 @use_np
 def resume(out, changes=None, on_epoch=None, prefixes=None):
     """Continue the run in ``out`` from its newest intact checkpoint.
@@ -272,10 +290,16 @@ def resume(out, changes=None, on_epoch=None, prefixes=None):
         if saved.kvstore != 'device':
             raise ConfigError('run', f'{str(out)!r} was trained with {saved.kvstore}, which cannot be resumed')
         resumed_config(saved, {k: v for k, v in changes.items() if k != 'epochs'}, -1)  # refuse early
-        job = _Training(saved, prefixes)
+        check_corpus_unchanged(saved)
+        try:
+            job = _Training(saved, prefixes)
+        except ConfigError as err:
+            if err.subject != 'corpus':
+                raise
+            raise ConfigError('run', f'the run\'s corpus: {err}') from None
         if job.vocab.idx_to_token != run.read_vocab().idx_to_token:
             raise ConfigError('corpus', 'the corpus has changed since the run started (its vocabulary differs)')
-        state = run.load_checkpoint(job.net, job.trainer)
+        state = run.load_checkpoint(job.net, job.trainer, saved.lr)
         if state is None and ((run.path / PARAMS_FILE).exists() or run.read_metrics(math.inf)):
             raise ConfigError('run', f'{str(out)!r} has trained epochs but no checkpoint to resume from; '
                                      'refusing to train over it')
@@ -333,13 +357,21 @@ def predict(run_dir, prefixes=None, num_preds=SAMPLE_LENGTH, temperature=None, s
     _check_predict_options(num_preds, temperature, seed)
     net, vocab, device, run = load_trained(run_dir, device)
     if not prefixes:
-        prefixes = CHAPTER_PREFIXES[:1]
-        if (run.path / SAMPLES).exists():
-            try:
-                recorded = list(run.read_json(SAMPLES))
-                prefixes = recorded[:1] or prefixes
-            except (ValueError, TypeError):
-                pass
+        prefixes = recorded_prefixes(run)[:1] or CHAPTER_PREFIXES[:1]
     check_prefixes(prefixes, vocab)
-    return [predict_ch8(p, num_preds, net, vocab, device, temperature=temperature, seed=seed, strict=True)
-            for p in prefixes]
+    try:
+        return [predict_ch8(p, num_preds, net, vocab, device, temperature=temperature, seed=seed, strict=True)
+                for p in prefixes]
+    except ValueError as err:   # the run's model cannot be sampled (its outputs are NaN)
+        raise ConfigError('run', f'{str(run_dir)!r}: {err}') from None
+
+
+def recorded_prefixes(run):
+    """The prefixes ``train`` sampled, from the run's ``samples.json`` (none if it has no such file)."""
+    if not os.path.lexists(run.path / SAMPLES):
+        return []
+    samples = run.read_json(SAMPLES)
+    if not (isinstance(samples, dict) and all(isinstance(k, str) and k and isinstance(v, str)
+                                              for k, v in samples.items())):
+        raise ConfigError('run', f'{str(run.path / SAMPLES)!r} is damaged: expected an object of prefix: text')
+    return list(samples)

@@ -13,6 +13,9 @@ run's own: a symlink, a file or any other name in ``checkpoints/`` is never foll
 pruned or deleted, and ``checkpoints`` itself must not be a symlink. The newest
 ``KEEP`` are kept. ``metrics.jsonl`` has one JSON line per epoch; a torn last line
 (a kill in the middle of an append) is dropped when the run is resumed.
+
+Every file of the run is read and appended to as a regular file of its own (:mod:`.files`): a
+symlink, a hard link to another file or a FIFO in its place is refused, naming the file.
 """
 import errno
 import fcntl
@@ -26,7 +29,7 @@ import stat
 import tempfile
 import warnings
 
-from . import checkpoints
+from . import checkpoints, files
 from .config import ConfigError, TrainConfig, strict_json
 
 MARKER = '.gluon-d2l-run'
@@ -210,21 +213,7 @@ class RunDir:
 
     def write_bytes(self, name, payload, directory=None):
         """Write ``payload`` to ``name`` atomically (temporary file, fsync, rename)."""
-        directory = self.path if directory is None else directory
-        fd, tmp = tempfile.mkstemp(dir=directory, prefix=f'.{name}-', suffix='.tmp')
-        try:
-            os.fchmod(fd, _file_mode())
-            with os.fdopen(fd, 'wb') as f:
-                f.write(payload)
-                f.flush()
-                os.fsync(f.fileno())
-            os.replace(tmp, directory / name)
-        except BaseException:
-            try:
-                os.unlink(tmp)
-            except FileNotFoundError:
-                pass
-            raise
+        files.atomic_write((self.path if directory is None else directory) / name, payload)
 
     def write_json(self, name, obj, directory=None):
         self.write_bytes(name, (json.dumps(obj, indent=2, allow_nan=False) + '\n').encode(), directory)
@@ -237,9 +226,9 @@ class RunDir:
 
     def _read(self, name):
         try:
-            return (self.path / name).read_text(encoding='utf-8')
-        except (OSError, UnicodeDecodeError) as err:
-            raise RunDirError(f'{str(self.path)!r}: cannot read {name} ({err})') from None
+            return files.read_text(self.path / name, 'run')
+        except ConfigError as err:
+            raise RunDirError(str(err)) from None
 
     def read_json(self, name):
         """A JSON file of the run, strictly parsed (``RunDirError`` if unreadable)."""
@@ -290,14 +279,18 @@ class RunDir:
     def write_metrics(self, rows):
         self.write_bytes(METRICS, ''.join(json.dumps(row, allow_nan=False) + '\n' for row in rows).encode())
 
+    def _append(self, name, row):
+        try:
+            with files.open_append(self.path / name, 'run') as f:
+                f.write(json.dumps(row, allow_nan=False) + '\n')
+        except ConfigError as err:
+            raise RunDirError(str(err)) from None
+
     def append_metric(self, row):
-        with open(self.path / METRICS, 'a', encoding='utf-8') as f:
-            f.write(json.dumps(row, allow_nan=False) + '\n')
-            f.flush()
+        self._append(METRICS, row)
 
     def append_history(self, entry):
-        with open(self.path / HISTORY, 'a', encoding='utf-8') as f:
-            f.write(json.dumps(entry, allow_nan=False) + '\n')
+        self._append(HISTORY, entry)
 
     # --- checkpoints ---------------------------------------------------------------------
 
@@ -347,17 +340,18 @@ class RunDir:
             shutil.rmtree(old)
         return final
 
-    def load_checkpoint(self, net, trainer):
+    def load_checkpoint(self, net, trainer, lr=None):
         """Restore the newest intact checkpoint; return its state, or ``None`` if there is none.
 
-        A damaged checkpoint is skipped with a warning; when every one is damaged the
-        run is refused (``RunDirError``) rather than retrained over its final results.
+        A damaged checkpoint (one whose SGD state has another learning rate than ``lr``, the
+        run's own, included) is skipped with a warning; when every one is damaged the run is
+        refused (``RunDirError``) rather than retrained over its final results.
         """
         found = self.checkpoints()
         problems = []
         for epoch, path in reversed(found):
             try:
-                state = checkpoints.read_state(path, epoch)
+                state = checkpoints.read_state(path, epoch, lr)
                 checkpoints.load_params(net, path / checkpoints.PARAMS_FILE)
             except (OSError, ValueError) as err:
                 problems.append((path, err))

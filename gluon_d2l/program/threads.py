@@ -22,10 +22,20 @@ happens when the user set ``OMP_NUM_THREADS``, ``MXNET_OMP_MAX_THREADS``, ``OMP_
 import os
 import sys
 
+from .. import _mxnet_env
+from .config import ConfigError
+
 #: set (to anything) to keep MXNet's and libgomp's own defaults
 KEEP_ENV = 'GLUON_D2L_KEEP_THREADS'
 #: set by :func:`reexec_with_defaults` for the new process: the names of the variables it set
 APPLIED_ENV = 'GLUON_D2L_THREAD_DEFAULTS'
+
+
+def check_environment(environ=None):
+    """Refuse (``ConfigError`` naming the variable) a thread count that MXNet would abort on."""
+    found = _mxnet_env.problem(environ)
+    if found is not None:
+        raise ConfigError(*found)
 
 
 def physical_cores():
