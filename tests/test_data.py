@@ -260,3 +260,20 @@ def test_download_extract_refuses_members_outside_its_folder(tmp_path, monkeypat
     with pytest.raises(ValueError, match='outside its folder'):
         d2l.download_extract('evil')
     assert not (tmp_path / 'outside.txt').exists()
+
+
+@pytest.mark.parametrize('newline', [' ', '\n'], ids=['one line', 'many lines'])
+def test_the_corpus_is_read_in_bounded_chunks_whatever_the_line_lengths(tmp_path, monkeypatch, newline):
+    """A 4 MB corpus read in 64 KiB chunks: the peak of Python's allocations stays near a few chunks."""
+    import tracemalloc
+    path = tmp_path / 'big.txt'
+    path.write_text(('the time traveller, for so it will be convenient to speak of him' + newline) * 62000)
+    monkeypatch.setattr(data._clean_batches, '__defaults__', (1 << 16,))
+    tracemalloc.start()
+    try:
+        corpus, vocab = d2l.load_corpus_time_machine(1000, path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(corpus) == 1000 and len(vocab) == 20
+    assert peak < 2 * 2 ** 20, f'peak {peak} bytes for a {path.stat().st_size} byte corpus'
