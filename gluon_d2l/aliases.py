@@ -27,8 +27,14 @@ def _resolve(path):
     return target
 
 
+def _check_array(alias, x):
+    if not hasattr(x, 'asnumpy'):
+        raise TypeError(f'{alias}: x must be an mx.np array, got {type(x).__name__}')
+
+
 def _method(alias, method):
     def call(x, *args, **kwargs):
+        _check_array(alias, x)
         return getattr(x, method)(*args, **kwargs)
     call.__name__ = call.__qualname__ = alias
     call.__doc__ = f'``x.{method}(*args, **kwargs)``.'
@@ -37,11 +43,13 @@ def _method(alias, method):
 
 def size(x):
     """The number of elements of ``x``."""
+    _check_array('size', x)
     return x.size
 
 
 def transpose(x):
     """``x.T``."""
+    _check_array('transpose', x)
     return x.T
 
 

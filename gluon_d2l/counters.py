@@ -1,4 +1,5 @@
 """Small bookkeeping helpers used by the training loops."""
+import numbers
 import time
 
 
@@ -19,7 +20,9 @@ class Timer:
         return self.times[-1]
 
     def avg(self):
-        """Return the average recorded time."""
+        """Return the average recorded time (``ValueError`` when none is recorded)."""
+        if not self.times:
+            raise ValueError('Timer.avg: times is empty (call start() and stop() first)')
         return sum(self.times) / len(self.times)
 
     def sum(self):
@@ -39,12 +42,17 @@ class Accumulator:
     """Accumulate sums over ``n`` variables."""
 
     def __init__(self, n):
+        if isinstance(n, bool) or not isinstance(n, numbers.Integral) or n < 0:
+            raise ValueError(f'n must be the number of sums, an integer >= 0, got {n!r}')
         self.data = [0.0] * n
 
     def add(self, *args):
         """Add one value to each of the ``n`` sums."""
         if len(args) != len(self.data):
             raise ValueError(f'Accumulator.add: expected {len(self.data)} values, got {len(args)}')
+        for arg in args:
+            if isinstance(arg, (str, bytes)) or not (isinstance(arg, numbers.Real) or hasattr(arg, '__float__')):
+                raise TypeError(f'Accumulator.add: args must be numbers, got {arg!r}')
         self.data = [a + float(b) for a, b in zip(self.data, args)]
 
     def reset(self):

@@ -1,4 +1,6 @@
 """Device contexts: pick a GPU when one is present, the CPU otherwise."""
+import numbers
+
 import mxnet as mx
 
 
@@ -15,6 +17,8 @@ def num_gpus():
 
 def try_gpu(i=0):
     """Return ``mx.gpu(i)`` if it exists, otherwise ``mx.cpu()``."""
+    if isinstance(i, bool) or not isinstance(i, numbers.Integral) or not 0 <= i <= MAX_DEVICE_INDEX:
+        raise ValueError(f'i must be a GPU index, an integer in [0, {MAX_DEVICE_INDEX}], got {i!r}')
     return mx.gpu(i) if num_gpus() >= i + 1 else mx.cpu()
 
 

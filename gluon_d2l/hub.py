@@ -6,15 +6,23 @@ anything is written.
 """
 import os
 import pathlib
-import shutil
 import tarfile
 
+from .checks import check_path
 from .data import DATA_ENV, TIME_MACHINE_SHA1, TIME_MACHINE_URL, cache_dir as _user_cache_dir, fetch, sha1_of
 
 DATA_URL = TIME_MACHINE_URL.rsplit('/', 1)[0] + '/'
 
 #: name -> (url, sha1): the data sets :func:`download` knows, as in d2l (add your own entries)
 DATA_HUB = {'time_machine': (TIME_MACHINE_URL, TIME_MACHINE_SHA1)}
+
+
+def _check_name(name):
+    if not isinstance(name, str):
+        raise TypeError(f'name must be the str key of a DATA_HUB entry, got {type(name).__name__}')
+    if name not in DATA_HUB:
+        raise ValueError(f'download: name {name!r} is not in DATA_HUB (known: {", ".join(sorted(DATA_HUB))})')
+    return name
 
 
 def download(name, cache_dir=None):
@@ -24,9 +32,8 @@ def download(name, cache_dir=None):
     with the registered SHA-1 is used without the network; otherwise the file is downloaded into
     ``cache_dir`` and checked.
     """
-    if name not in DATA_HUB:
-        raise ValueError(f'download: {name!r} is not in DATA_HUB (known: {", ".join(sorted(DATA_HUB))})')
-    url, sha1 = DATA_HUB[name]
+    url, sha1 = DATA_HUB[_check_name(name)]
+    check_path('cache_dir', cache_dir)
     filename = url.rstrip('/').split('/')[-1]
     cache = pathlib.Path(cache_dir) if cache_dir is not None else _user_cache_dir()
     env_dir = os.environ.get(DATA_ENV)
@@ -43,8 +50,15 @@ def download_extract(name, folder=None):
 
     Unpacks next to the archive and returns the directory named after the archive, or
     ``folder`` inside the archive's directory when given. Members that would land outside
-    that directory are refused.
+    that directory are refused. A tar archive is unpacked as Python's ``tarfile`` ``'data'``
+    filter unpacks it: regular files and directories only (links, devices and FIFOs are
+    refused), no setuid, setgid or sticky bit, no write permission for group or others.
     """
+    _check_name(name)
+    if folder is not None:
+        if not isinstance(folder, str) or not folder or os.path.isabs(folder) \
+                or '..' in pathlib.PurePath(folder).parts:
+            raise ValueError(f'folder must be a relative path inside the archive, got {folder!r}')
     archive = pathlib.Path(download(name))
     base = archive.parent
     lower = archive.name.lower()
@@ -60,18 +74,46 @@ def download_extract(name, folder=None):
 
 
 def _unpack(archive, base, fmt):
-    """``shutil.unpack_archive``, after checking that no member escapes ``base``."""
+    """Unpack ``archive`` into ``base`` after checking every member (see :func:`download_extract`)."""
+    root = base.resolve()
+
+    def check_inside(member):
+        target = (root / member).resolve()
+        if target != root and root not in target.parents:
+            raise ValueError(f'download_extract: {archive.name} has a member outside its folder: {member!r}')
+
     if fmt == 'zip':
         import zipfile
         with zipfile.ZipFile(archive) as z:
-            names = z.namelist()
+            for member in z.namelist():
+                check_inside(member)
+            z.extractall(root)
+        return
+    with tarfile.open(archive) as t:
+        members = t.getmembers()
+        for member in members:
+            check_inside(member.name)
+            if not (member.isreg() or member.isdir()):
+                kind = 'a link' if member.issym() or member.islnk() else 'a device, FIFO or other special file'
+                raise ValueError(f'download_extract: {archive.name} holds {kind}, {member.name!r}; '
+                                 'only regular files and directories are unpacked')
+            member.mode = _safe_mode(member)
+            if not hasattr(tarfile, 'data_filter'):
+                member.uid, member.gid, member.uname, member.gname = os.getuid(), os.getgid(), '', ''
+        if hasattr(tarfile, 'data_filter'):
+            t.extractall(root, members=members, filter='data')
+        else:  # Python < 3.8.17/3.9.17/3.10.12/3.11.4: the checks above are the filter
+            t.extractall(root, members=members)
+
+
+def _safe_mode(member):
+    """The member's permission bits as the ``'data'`` filter leaves them: no setuid, setgid or sticky
+    bit, no write for group or others; files readable and writable by their owner."""
+    mode = member.mode & 0o755
+    if member.isreg():
+        mode |= 0o600
+        if not mode & 0o100:
+            mode &= ~0o111
     else:
-        with tarfile.open(archive) as t:
-            names = [m.name for m in t.getmembers() if not (m.issym() or m.islnk())]
-            if len(names) != len(t.getmembers()):
-                raise ValueError(f'download_extract: {archive.name} holds links; refusing to unpack it')
-    root = base.resolve()
-    for member in names:
-        if root not in (root / member).resolve().parents and (root / member).resolve() != root:
-            raise ValueError(f'download_extract: {archive.name} has a member outside its folder: {member!r}')
-    shutil.unpack_archive(str(archive), str(base), fmt)
+        mode |= 0o700
+    return mode

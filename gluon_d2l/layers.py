@@ -6,7 +6,7 @@ from mxnet import np, npx
 from mxnet.gluon import nn
 from mxnet.util import use_np
 
-from .checks import check_feature_size, check_positive_int
+from .checks import check_array, check_feature_size, check_positive_int
 
 
 @use_np
@@ -14,12 +14,24 @@ class CenteredLayer(nn.Block):
     """Subtract the mean of the whole input from every element."""
 
     def forward(self, X):
+        _check_centered_input(X)
         return X - X.mean()
+
+
+def _check_centered_input(X):
+    """``X`` must be a non-empty array: the mean of nothing is NaN."""
+    check_array('X', X)
+    if hasattr(X, 'size') and X.size == 0:
+        raise ValueError(f'X must have at least one element to center, got shape {tuple(X.shape)}')
 
 
 @use_np
 class HybridCenteredLayer(nn.HybridBlock):
     """``CenteredLayer`` as a HybridBlock, so it can be ``hybridize()``-d."""
+
+    def forward(self, X):
+        _check_centered_input(X)
+        return super().forward(X)
 
     def hybrid_forward(self, F, X):
         return X - X.mean()
@@ -37,6 +49,7 @@ class MyDense(nn.Block):
         self.bias = self.params.get('bias', shape=(units,))
 
     def forward(self, x):
+        check_array('x', x)
         check_feature_size(type(self).__name__, x, self.in_units)
         linear = np.dot(x, self.weight.data(ctx=x.ctx)) + self.bias.data(ctx=x.ctx)
         return npx.relu(linear)
@@ -54,7 +67,11 @@ class TensorReductionLayer(nn.HybridBlock):
             self.weight = self.params.get('weight', shape=(in_units, in_units, units))
 
     def forward(self, x, *args):
+        check_array('x', x)
         if hasattr(x, 'shape'):  # an array; a symbol (inside a hybridized parent) has no shape to check
+            if x.ndim != 2:
+                raise ValueError(f'TensorReductionLayer: x must have shape (batch, in_units={self.in_units}), '
+                                 f'got {tuple(x.shape)}')
             check_feature_size(type(self).__name__, x, self.in_units)
         return super().forward(x, *args)
 
@@ -90,6 +107,9 @@ class FourierHalfLayer(nn.Block):
         return self._bases[key]
 
     def forward(self, x):
+        check_array('x', x)
+        if onp.dtype(x.dtype).kind != 'f':
+            raise TypeError(f'FourierHalfLayer: x must be a float array, got dtype {onp.dtype(x.dtype).name}')
         if x.ndim < 1 or x.shape[-1] < 1:
             raise ValueError(f'FourierHalfLayer: input shape {x.shape} has no last axis to transform')
         n = x.shape[-1]

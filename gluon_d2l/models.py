@@ -4,7 +4,7 @@ from mxnet import init, np, npx
 from mxnet.gluon import nn
 from mxnet.util import use_np
 
-from .checks import check_positive_int, check_state
+from .checks import check_array, check_callable, check_context, check_positive_int, check_state
 from .data import TOKEN_RANGE_ATTR
 
 #: the hidden-state nonlinearities of the scratch and hybrid models (``npx.rnn`` has these two)
@@ -33,6 +33,7 @@ def get_params(vocab_size, num_hiddens, device, num_inputs=None):
     num_outputs = check_positive_int('vocab_size', vocab_size)
     num_inputs = num_outputs if num_inputs is None else check_positive_int('num_inputs', num_inputs)
     check_positive_int('num_hiddens', num_hiddens)
+    check_context('device', device)
 
     def normal(shape):
         return np.random.normal(scale=0.01, size=shape, ctx=device)
@@ -48,6 +49,9 @@ def get_params(vocab_size, num_hiddens, device, num_inputs=None):
 @use_np
 def init_rnn_state(batch_size, num_hiddens, device):
     """Return the initial hidden state: a 1-tuple holding zeros of shape ``(batch, hiddens)``."""
+    check_positive_int('batch_size', batch_size)
+    check_positive_int('num_hiddens', num_hiddens)
+    check_context('device', device)
     return (np.zeros((batch_size, num_hiddens), ctx=device),)
 
 
@@ -61,6 +65,7 @@ def rnn(inputs, state, params, activation='tanh'):
     and the same gradient (the chapter's exercise 1). Returns the outputs of every step
     stacked to ``(num_steps * batch, vocab)`` and the final state.
     """
+    _check_rnn_args(inputs, state, params)
     W_xh, W_hh, b_h, W_hq, b_q = params
     act = np.tanh if check_activation(activation) == 'tanh' else npx.relu
     H, = state
@@ -74,6 +79,24 @@ def rnn(inputs, state, params, activation='tanh'):
     return np.concatenate(outputs, axis=0), (H,)
 
 
+def _check_rnn_args(inputs, state, params):
+    """Shapes of :func:`rnn`'s arguments, checked on the host: ``ValueError`` naming the one that is wrong."""
+    check_array('inputs', inputs)
+    if not isinstance(params, (list, tuple)) or len(params) != 5 or not all(hasattr(p, 'shape') for p in params):
+        raise ValueError('params must be the five arrays [W_xh, W_hh, b_h, W_hq, b_q] of get_params')
+    W_xh, W_hh = params[0], params[1]
+    if W_xh.ndim != 2 or W_hh.ndim != 2 or W_hh.shape[0] != W_hh.shape[1] or W_xh.shape[1] != W_hh.shape[0]:
+        raise ValueError(f'params: W_xh {tuple(W_xh.shape)} and W_hh {tuple(W_hh.shape)} do not fit together')
+    lookup = onp.dtype(inputs.dtype).kind in 'iu'
+    if inputs.ndim != (2 if lookup else 3) or inputs.shape[0] < 1 or inputs.shape[1] < 1 \
+            or (not lookup and inputs.shape[2] != W_xh.shape[0]):
+        raise ValueError(f'inputs must have shape (num_steps, batch, {W_xh.shape[0]}) (or (num_steps, batch) of '
+                         f'integer token ids), got {tuple(inputs.shape)} of {onp.dtype(inputs.dtype).name}')
+    if not isinstance(state, (list, tuple)) or len(state) != 1:
+        raise ValueError('state must be a 1-tuple (H,) as init_rnn_state returns it')
+    check_state('state', state, inputs.shape[1], W_hh.shape[0])
+
+
 def check_token_batch(X, vocab_size):
     """Raise ``ValueError`` unless ``X`` is a 2-D batch of token ids in ``[0, vocab_size)``.
 
@@ -81,6 +104,7 @@ def check_token_batch(X, vocab_size):
     before the device array was made (:data:`gluon_d2l.data.TOKEN_RANGE_ATTR`): it is checked
     without a device-to-host copy. Any other array is copied to the host and checked.
     """
+    check_array('X', X)
     if X.ndim != 2 or X.shape[0] < 1 or X.shape[1] < 1:
         raise ValueError(f'X must have shape (batch_size, num_steps), got {tuple(X.shape)}')
     known = getattr(X, TOKEN_RANGE_ATTR, None)
@@ -88,7 +112,12 @@ def check_token_batch(X, vocab_size):
         low, high = known
     else:
         ids = X.asnumpy()
+        if ids.dtype.kind not in 'iuf':
+            raise ValueError(f'X must hold token ids, got an array of {ids.dtype.name}')
         low, high = ids.min(), ids.max()
+        if ids.dtype.kind == 'f' and not (onp.isfinite(low) and onp.isfinite(high)
+                                          and bool((ids == onp.floor(ids)).all())):
+            raise ValueError('X must hold whole-number token ids, got non-integer or non-finite values')
     if low < 0 or high >= vocab_size:
         raise ValueError(f'X holds token ids in [{low}, {high}], outside the vocabulary [0, {vocab_size})')
 
@@ -110,6 +139,10 @@ class RNNModelScratch:
         self.num_hiddens = check_positive_int('num_hiddens', num_hiddens)
         self.embedding = check_embedding(embedding)
         self.activation = None if activation is None else check_activation(activation)
+        check_context('device', device)
+        check_callable('get_params', get_params)
+        check_callable('init_state', init_state)
+        check_callable('forward_fn', forward_fn)
         if self.embedding is None:
             self.params = get_params(vocab_size, num_hiddens, device)
         else:
@@ -139,6 +172,8 @@ class RNNModelScratch:
 
     def begin_state(self, batch_size, ctx):
         """Return the initial state for ``batch_size`` sequences on ``ctx``."""
+        check_positive_int('batch_size', batch_size)
+        check_context('ctx', ctx)
         state = self.init_state(batch_size, self.num_hiddens, ctx)
         return tuple(s.astype(self.params[0].dtype, copy=False) for s in state)
 
@@ -220,6 +255,8 @@ class HybridRNNScratch(nn.HybridBlock):
 
     def begin_state(self, batch_size, ctx):
         """Return the initial state for ``batch_size`` sequences on ``ctx``."""
+        check_positive_int('batch_size', batch_size)
+        check_context('ctx', ctx)
         return (np.zeros((batch_size, self.num_hiddens), ctx=ctx, dtype=self.W_hh.dtype),)
 
 
@@ -234,6 +271,8 @@ class RNNModel(nn.HybridBlock):
 
     def __init__(self, rnn_layer, vocab_size, embedding=None, **kwargs):
         super().__init__(**kwargs)
+        if not all(hasattr(rnn_layer, a) for a in ('_hidden_size', '_dir', '_input_size', 'begin_state')):
+            raise TypeError(f'rnn_layer must be a gluon.rnn layer (RNN, GRU, LSTM), got {type(rnn_layer).__name__}')
         self.vocab_size = check_positive_int('vocab_size', vocab_size)
         self.embedding = check_embedding(embedding)
         self.num_hiddens = rnn_layer._hidden_size * (2 if rnn_layer._dir == 2 else 1)
@@ -249,6 +288,10 @@ class RNNModel(nn.HybridBlock):
 
     def forward(self, inputs, state):
         check_token_batch(inputs, self.vocab_size)
+        if not isinstance(state, (list, tuple)) or not state \
+                or any(getattr(s, 'ndim', 0) != 3 or s.shape[1] != inputs.shape[0] for s in state):
+            raise ValueError(f'state must be the list of arrays of shape (layers, batch_size={inputs.shape[0]}, '
+                             'hiddens) that begin_state returns')
         return super().forward(inputs, state)
 
     def hybrid_forward(self, F, inputs, state):

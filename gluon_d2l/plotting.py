@@ -8,6 +8,9 @@ and ``Animator`` redraws its figure in place after every ``add``.
 """
 
 
+from .checks import check_figsize, check_positive_int
+
+
 def _pyplot():
     from matplotlib import pyplot as plt
     return plt
@@ -44,12 +47,17 @@ def use_svg_display():
 
 def set_figsize(figsize=(3.5, 2.5)):
     """Set matplotlib's default figure size (in inches)."""
+    figsize = check_figsize('figsize', figsize)
     use_svg_display()
     _pyplot().rcParams['figure.figsize'] = figsize
 
 
 def set_axes(axes, xlabel, ylabel, xlim, ylim, xscale, yscale, legend):
     """Label, bound, scale and put a legend and grid on ``axes``."""
+    if not all(hasattr(axes, a) for a in ('set_xlabel', 'set_xscale', 'legend', 'grid')):
+        raise TypeError(f'axes must be matplotlib Axes, got {type(axes).__name__}')
+    for name, scale in (('xscale', xscale), ('yscale', yscale)):
+        _check_scale(name, scale)
     axes.set_xlabel(xlabel)
     axes.set_ylabel(ylabel)
     axes.set_xscale(xscale)
@@ -59,6 +67,22 @@ def set_axes(axes, xlabel, ylabel, xlim, ylim, xscale, yscale, legend):
     if legend:
         axes.legend(legend)
     axes.grid()
+
+
+_SCALES = ('linear', 'log', 'symlog', 'logit')
+
+
+def _check_scale(name, scale):
+    if scale not in _SCALES and not callable(getattr(scale, 'get_transform', None)):
+        raise ValueError(f'{name} must be one of {", ".join(_SCALES)}, got {scale!r}')
+
+
+def _check_plot_args(figsize, xscale, yscale, fmts):
+    check_figsize('figsize', figsize)
+    _check_scale('xscale', xscale)
+    _check_scale('yscale', yscale)
+    if isinstance(fmts, str) or not isinstance(fmts, (list, tuple)) or not fmts:
+        raise TypeError(f'fmts must be a non-empty list or tuple of format strings, got {fmts!r}')
 
 
 def _as_list(values):
@@ -79,6 +103,9 @@ def plot(X, Y=None, xlabel=None, ylabel=None, legend=None, xlim=None, ylim=None,
 
     Returns the axes it drew on (the current figure's unless ``axes`` is given).
     """
+    _check_plot_args(figsize, xscale, yscale, fmts)
+    if axes is not None and not hasattr(axes, 'plot'):
+        raise TypeError(f'axes must be matplotlib Axes or None, got {type(axes).__name__}')
     set_figsize(figsize)
     axes = axes if axes is not None else _pyplot().gca()
     X = [X] if _is_one_axis(X) else list(X)
@@ -88,6 +115,9 @@ def plot(X, Y=None, xlabel=None, ylabel=None, legend=None, xlim=None, ylim=None,
         Y = [Y] if _is_one_axis(Y) else list(Y)
     if len(X) != len(Y):
         X = X * len(Y)
+    for x, y in zip(X, Y):
+        if len(x) and len(x) != len(y):
+            raise ValueError(f'Y: a series of {len(y)} values for X of {len(x)} values')
     axes.cla()
     for x, y, fmt in zip(X, Y, fmts * len(Y)):
         x, y = _as_list(x), _as_list(y)
@@ -108,6 +138,9 @@ class Animator:
 
     def __init__(self, xlabel=None, ylabel=None, legend=None, xlim=None, ylim=None, xscale='linear',
                  yscale='linear', fmts=('-', 'm--', 'g-.', 'r:'), nrows=1, ncols=1, figsize=(3.5, 2.5)):
+        _check_plot_args(figsize, xscale, yscale, fmts)
+        check_positive_int('nrows', nrows)
+        check_positive_int('ncols', ncols)
         use_svg_display()
         self.fig, axes = _pyplot().subplots(nrows, ncols, figsize=figsize)
         self.axes = [axes] if nrows * ncols == 1 else list(axes.flat)
@@ -119,6 +152,13 @@ class Animator:
         """Append one point to each series (``y`` may be a number or a list, one per series)."""
         y = list(y) if hasattr(y, '__len__') else [y]
         x = list(x) if hasattr(x, '__len__') else [x] * len(y)
+        if len(x) != len(y):
+            raise ValueError(f'y: {len(y)} values for {len(x)} x values (one per series)')
+        if self.X is not None and len(y) != len(self.Y):
+            raise ValueError(f'y: {len(y)} values, but the animator has {len(self.Y)} series')
+        for value in x + y:
+            if value is not None and (isinstance(value, (str, bytes)) or not hasattr(value, '__float__')):
+                raise TypeError(f'Animator.add: x and y must be numbers (or None), got {value!r}')
         if self.X is None:
             self.X, self.Y = [[] for _ in y], [[] for _ in y]
         for i, (a, b) in enumerate(zip(x, y)):

@@ -6,7 +6,8 @@ import numpy as onp
 from mxnet import autograd, gluon, init, np
 from mxnet.util import use_np
 
-from .checks import check_positive_int, check_positive_number
+from .checks import (check_bool, check_callable, check_context, check_int, check_positive_int,
+                     check_positive_number, check_vocab)
 from .counters import Timer
 from .data import TOKEN_RANGE_ATTR
 
@@ -15,7 +16,21 @@ def _devices(device):
     devices = list(device) if isinstance(device, (list, tuple)) else [device]
     if not devices:
         raise ValueError('device must be a context or a non-empty list of contexts')
+    for d in devices:
+        check_context('device', d)
     return devices
+
+
+def _check_net(net):
+    """``net`` must be a model of this library or d2l's: callable, with ``begin_state``."""
+    if not callable(net) or not hasattr(net, 'begin_state'):
+        raise TypeError(f'net must be an RNN model with begin_state (RNNModelScratch, HybridRNNScratch, '
+                        f'RNNModel), got {type(net).__name__}')
+    return net
+
+
+#: the most characters :func:`predict_ch8` generates in one call
+MAX_PREDS = 10 ** 6
 
 
 def _gradient_copies(net):
@@ -67,6 +82,8 @@ def grad_clipping(net, theta):
     chapter's model here, against 5.4 ms for a square-and-sum per parameter.
     """
     theta = check_positive_number('theta', theta)
+    if not isinstance(net, gluon.Block) and not isinstance(getattr(net, 'params', None), (list, tuple)):
+        raise TypeError(f'net must be a Gluon Block or a scratch model with a params list, got {type(net).__name__}')
     copies = _gradient_copies(net)
     if not copies:
         raise ValueError('grad_clipping: net has no trainable parameters')
@@ -151,6 +168,10 @@ def _clip_on_device(copies, theta, zeros):
 @use_np
 def sgd(params, lr, batch_size):
     """Minibatch stochastic gradient descent, updating ``params`` in place."""
+    if not isinstance(params, (list, tuple)) or not all(hasattr(p, 'grad') for p in params):
+        raise TypeError('params must be a list of arrays with gradients (attach_grad)')
+    check_positive_number('lr', lr)
+    check_positive_number('batch_size', batch_size)
     for param in params:
         param[:] = param - lr * param.grad / batch_size
 
@@ -295,6 +316,17 @@ def train_epoch_ch8(net, train_iter, loss, updater, device, use_random_iter, the
     epoch). The graph is bounded by :data:`ATTACHED_GRAPH_LIMIT`: past it, ``ValueError``.
     """
     devices = _devices(device)
+    _check_net(net)
+    if not hasattr(train_iter, '__iter__'):
+        raise TypeError(f'train_iter must be an iterable of (X, Y) minibatches, got {type(train_iter).__name__}')
+    check_callable('loss', loss)
+    check_callable('updater', updater)
+    use_random_iter = check_bool('use_random_iter', use_random_iter)
+    detach = check_bool('detach', detach)
+    num_workers = check_positive_int('num_workers', num_workers)
+    check_callable('reduce_gradients', reduce_gradients, optional=True)
+    if stats is not None and not isinstance(stats, dict):
+        raise TypeError(f'stats must be a dict or None, got {type(stats).__name__}')
     if theta is not None:
         theta = check_positive_number('theta', theta)
     if not detach and use_random_iter:
@@ -308,6 +340,8 @@ def train_epoch_ch8(net, train_iter, loss, updater, device, use_random_iter, the
     tally, zeros, steps = _DeviceTally(theta), {}, 0
     history = []  # detach=False: this epoch's earlier minibatches, split per device
     for X, Y in train_iter:
+        if len(devices) > 1 and X.shape[0] % len(devices):
+            raise ValueError(f'batch_size {X.shape[0]} is not divisible by the {len(devices)} devices')
         if states is None or use_random_iter or not detach:
             states = _begin_states(net, X.shape[0], devices)
         else:
@@ -392,11 +426,16 @@ def predict_ch8(prefix, num_preds, net, vocab, device, temperature=None, seed=No
     makes sampling reproducible. Characters of the prefix outside the vocabulary
     are read as ``<unk>``, as in d2l; ``strict=True`` refuses them instead.
     """
+    if not isinstance(prefix, str):
+        raise TypeError(f'prefix must be a str, got {type(prefix).__name__}')
     if not prefix:
         raise ValueError('prefix must be a non-empty string')
-    num_preds = int(num_preds)
-    if num_preds < 0:
-        raise ValueError(f'num_preds must be >= 0, got {num_preds}')
+    num_preds = check_int('num_preds', num_preds, 0, MAX_PREDS)
+    _check_net(net)
+    check_vocab('vocab', vocab)
+    strict = check_bool('strict', strict)
+    if seed is not None:
+        check_int('seed', seed, 0, 2 ** 32 - 1)
     unknown = sorted({ch for ch in prefix if ch not in vocab.token_to_idx})
     if unknown and strict:
         raise ValueError(f'prefix {prefix!r} has characters outside the vocabulary: {unknown}')
@@ -438,6 +477,14 @@ def train_ch8(net, train_iter, vocab, lr, num_epochs, device, use_random_iter=Fa
     """
     num_epochs = check_positive_int('num_epochs', num_epochs)
     devices = _devices(device)
+    _check_net(net)
+    if not hasattr(train_iter, '__iter__'):
+        raise TypeError(f'train_iter must be an iterable of (X, Y) minibatches, got {type(train_iter).__name__}')
+    check_vocab('vocab', vocab)
+    check_positive_number('lr', lr)
+    use_random_iter = check_bool('use_random_iter', use_random_iter)
+    detach = check_bool('detach', detach)
+    check_callable('on_epoch', on_epoch, optional=True)
     if theta is not None:
         theta = check_positive_number('theta', theta)
     if not detach:

@@ -260,3 +260,104 @@ def test_download_extract_refuses_members_outside_its_folder(tmp_path, monkeypat
     with pytest.raises(ValueError, match='outside its folder'):
         d2l.download_extract('evil')
     assert not (tmp_path / 'outside.txt').exists()
+
+
+@pytest.mark.parametrize('newline', [' ', '\n'], ids=['one line', 'many lines'])
+def test_the_corpus_is_read_in_bounded_chunks_whatever_the_line_lengths(tmp_path, monkeypatch, newline):
+    """A 4 MB corpus read in 64 KiB chunks: the peak of Python's allocations stays near a few chunks."""
+    import tracemalloc
+    path = tmp_path / 'big.txt'
+    path.write_text(('the time traveller, for so it will be convenient to speak of him' + newline) * 62000)
+    monkeypatch.setattr(data._clean_batches, '__defaults__', (1 << 16,))
+    tracemalloc.start()
+    try:
+        corpus, vocab = d2l.load_corpus_time_machine(1000, path)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert len(corpus) == 1000 and len(vocab) == 20
+    assert peak < 2 * 2 ** 20, f'peak {peak} bytes for a {path.stat().st_size} byte corpus'
+
+
+def _tar_with(tmp_path, name, member, payload=b''):
+    """A tar archive holding ``kit/ok.txt`` and ``member`` (a ``TarInfo``), registered in DATA_HUB as ``name``."""
+    import io
+    import tarfile
+    archive = tmp_path / f'{name}.tar'
+    with tarfile.open(archive, 'w') as t:
+        ok = tarfile.TarInfo('kit/ok.txt')
+        ok.size = 2
+        t.addfile(ok, io.BytesIO(b'ok'))
+        member.size = len(payload) if member.isreg() else 0
+        t.addfile(member, io.BytesIO(payload) if member.isreg() else None)
+    return archive
+
+
+def _special(name, kind, **fields):
+    import tarfile
+    info = tarfile.TarInfo(name)
+    info.type = kind
+    for key, value in fields.items():
+        setattr(info, key, value)
+    return info
+
+
+def _special_members():
+    import tarfile
+    return [
+        ('fifo', _special('kit/pipe', tarfile.FIFOTYPE)),
+        ('char device', _special('kit/null', tarfile.CHRTYPE, devmajor=1, devminor=3)),
+        ('block device', _special('kit/disk', tarfile.BLKTYPE, devmajor=8, devminor=0)),
+        ('symlink escaping', _special('kit/link', tarfile.SYMTYPE, linkname='../../../outside.txt')),
+        ('symlink inside', _special('kit/link', tarfile.SYMTYPE, linkname='ok.txt')),
+        ('hardlink', _special('kit/hard', tarfile.LNKTYPE, linkname='kit/ok.txt')),
+        ('hardlink escaping', _special('kit/hard', tarfile.LNKTYPE, linkname='/etc/passwd')),
+    ]
+
+
+@pytest.mark.parametrize('label, member', _special_members(), ids=[m[0] for m in _special_members()])
+def test_download_extract_refuses_a_tar_with_links_devices_or_fifos_and_creates_nothing(
+        tmp_path, monkeypatch, label, member):
+    monkeypatch.delenv(data.DATA_ENV, raising=False)
+    archive = _tar_with(tmp_path, 'kit', member)
+    register(monkeypatch, 'kit', archive, data.sha1_of(archive))
+    monkeypatch.setenv('XDG_CACHE_HOME', str(tmp_path / 'xdg'))
+    with pytest.raises(ValueError, match='only regular files and directories'):
+        d2l.download_extract('kit')
+    unpacked = tmp_path / 'xdg' / 'gluon_d2l' / 'kit'
+    assert not unpacked.exists(), f'{label}: something was unpacked'
+    assert not (tmp_path / 'outside.txt').exists()
+
+
+def test_download_extract_clears_setuid_and_group_and_other_write_bits(tmp_path, monkeypatch):
+    import stat
+    import tarfile
+    monkeypatch.delenv(data.DATA_ENV, raising=False)
+    member = tarfile.TarInfo('kit/run.sh')
+    member.mode = 0o6777                      # setuid, setgid, world-writable
+    archive = _tar_with(tmp_path, 'kit', member, b'#!/bin/sh\n')
+    register(monkeypatch, 'kit', archive, data.sha1_of(archive))
+    monkeypatch.setenv('XDG_CACHE_HOME', str(tmp_path / 'xdg'))
+    folder = pathlib.Path(d2l.download_extract('kit'))
+    mode = stat.S_IMODE((folder / 'run.sh').stat().st_mode)
+    assert mode == 0o755, oct(mode)
+    assert (folder / 'ok.txt').read_text() == 'ok'
+
+
+def test_download_extract_without_the_tarfile_data_filter_makes_the_same_safe_files(tmp_path, monkeypatch):
+    """The Pythons of the matrix without ``tarfile.data_filter`` (3.8 before 3.8.17, ...) get the same result."""
+    import stat
+    import tarfile
+    monkeypatch.delenv(data.DATA_ENV, raising=False)
+    monkeypatch.delattr(tarfile, 'data_filter', raising=False)
+    member = tarfile.TarInfo('kit/data.bin')
+    member.mode = 0o4666
+    archive = _tar_with(tmp_path, 'kit', member, b'\x00\x01')
+    register(monkeypatch, 'kit', archive, data.sha1_of(archive))
+    monkeypatch.setenv('XDG_CACHE_HOME', str(tmp_path / 'xdg'))
+    folder = pathlib.Path(d2l.download_extract('kit'))
+    assert stat.S_IMODE((folder / 'data.bin').stat().st_mode) == 0o644
+    fifo = _tar_with(tmp_path / 'xdg', 'pipe', _special('kit/pipe', tarfile.FIFOTYPE))
+    register(monkeypatch, 'pipe', fifo, data.sha1_of(fifo))
+    with pytest.raises(ValueError, match='device, FIFO'):
+        d2l.download_extract('pipe')

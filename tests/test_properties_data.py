@@ -99,3 +99,18 @@ def test_the_streaming_corpus_is_d2ls_corpus_and_vocabulary(text, max_tokens, ch
         data._clean_batches.__defaults__ = defaults
     assert corpus == expected and streamed.idx_to_token == vocab.idx_to_token
     assert streamed.token_freqs == vocab.token_freqs
+
+
+@given(text=S.corpus_texts, chunk=st.sampled_from([1, 2, 3, 7, 1 << 22]))
+def test_the_lines_read_in_chunks_are_d2ls_lines_whatever_the_chunk_size(text, chunk, tmp_path_factory):
+    import re
+    from gluon_d2l import data
+    path = tmp_path_factory.mktemp('corpus') / 'c.txt'
+    path.write_bytes(text.encode('utf-8'))
+    with open(path, encoding='utf-8') as f:
+        expected = [re.sub('[^A-Za-z]+', ' ', line).strip().lower() for line in f.read().splitlines()]
+    defaults, data._cleaned_chunks.__defaults__ = data._cleaned_chunks.__defaults__, (chunk,)
+    try:
+        assert d2l.read_time_machine(path) == expected
+    finally:
+        data._cleaned_chunks.__defaults__ = defaults
