@@ -47,12 +47,25 @@ def _temporary(path, suffix='.tmp'):
     return tempfile.mkstemp(dir=path.absolute().parent, prefix=f'.{stem}-', suffix=suffix)
 
 
+def _probe(path, subject):
+    """Create and remove a private temporary next to ``path``: the directory takes new files (root
+    passes ``os.access`` on a read-only mount or ``/proc``; the file system does not)."""
+    try:
+        fd, tmp = _temporary(path)
+    except OSError as err:
+        raise ConfigError(subject, f'{str(path)!r}: cannot write in {str(path.absolute().parent)!r}: '
+                                   f'{_strerror(err)}') from None
+    os.close(fd)
+    os.unlink(tmp)
+
+
 def check_output(path, subject, force=False, suffixes=None, what='file'):
     """Check that ``path`` may be written as an output of the option ``subject``; write nothing.
 
-    Refused (``ConfigError(subject)``): an empty path, a missing or unwritable directory, a
-    directory or special file at ``path``, a suffix outside ``suffixes``, and an existing file
-    unless ``force``. Returns ``path`` as a ``pathlib.Path``.
+    Refused (``ConfigError(subject)``): an empty path or one that names a directory (``x/``), a
+    missing or unwritable directory (a private temporary is created there and removed), a directory
+    or special file at ``path``, a suffix outside ``suffixes``, and an existing file (a symlink
+    too, never followed) unless ``force``. Returns ``path`` as a ``pathlib.Path``.
     """
     if path is None or str(path).strip() == '':
         raise ConfigError(subject, f'an empty path is not a {what}')
@@ -69,6 +82,7 @@ def check_output(path, subject, force=False, suffixes=None, what='file'):
         raise ConfigError(subject, f'{str(path)!r}: no such directory {str(parent)!r}')
     if not os.access(parent, os.W_OK | os.X_OK):
         raise ConfigError(subject, f'{str(path)!r}: the directory {str(parent)!r} is not writable')
+    _probe(path, subject)
     try:
         info = os.lstat(path)
     except FileNotFoundError:

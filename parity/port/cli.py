@@ -211,15 +211,15 @@ def check_options(args):
             raise ConfigError(name, f'expected a finite number >= 0, got {value}')
     if not 0 <= args.seed <= MAX_SEED:
         raise ConfigError('seed', f'expected an integer from 0 to {MAX_SEED}, got {args.seed}')
-    if bool(args.block) == bool(args.run):
+    if (args.block is None) == (args.run is None):
         raise ConfigError('block', 'give either --block MODULE:FACTORY (with --input-shape, and --params) '
                                    'or --run DIR')
-    if args.run and args.params is not None:
+    if args.run is not None and args.params is not None:
         raise ConfigError('params', '--run takes the run directory\'s own parameters')
-    if args.block and not args.input_shape:
-        raise ConfigError('input_shape', 'give one per argument of the --block')
-    if args.block:
+    if args.block is not None:
         parse_module(args.block)
+        if not args.input_shape:
+            raise ConfigError('input_shape', 'give one per argument of the --block')
 
 
 def check_outputs(args):
@@ -334,10 +334,10 @@ def read_params(path):
     else:
         why = [e for e in errors if 'semantics' not in str(e)] or errors
         raise ConfigError('params', f'{path!r} is truncated or damaged ({_first_line(why[0])})')
-    if not isinstance(loaded, dict):
-        raise ConfigError('params', f'{path!r} holds unnamed arrays, not the parameters save_parameters writes')
     if not loaded:
         raise ConfigError('params', f'{path!r} holds no parameters')
+    if not isinstance(loaded, dict):
+        raise ConfigError('params', f'{path!r} holds unnamed arrays, not the parameters save_parameters writes')
     return loaded
 
 
@@ -437,7 +437,7 @@ def run(args):
     specs = parse_specs(args.input_shape) if args.input_shape else None
     check_outputs(args)
     loaded = read_params(args.params) if args.params is not None else None
-    if args.run:
+    if args.run is not None:
         block, args.input_shape = load_run(args)
         specs = parse_specs(args.input_shape)
     else:
@@ -448,7 +448,7 @@ def run(args):
     with G.mode(numpy_mode):
         if loaded is not None:
             load_params(block, loaded, args.params)
-        elif not args.run:
+        elif args.run is None:
             with warnings.catch_warnings():  # a factory may initialize its block itself
                 warnings.simplefilter('ignore')
                 block.initialize()
