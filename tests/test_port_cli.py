@@ -7,6 +7,7 @@ import pytest
 
 from parity.port import cli, registry
 
+from cli_support import exit_status
 from parity_support import need
 
 pytestmark = pytest.mark.parity
@@ -106,9 +107,26 @@ def test_port_bad_input_is_one_line_naming_the_option(trained, capsys, argv, mes
     flat = [x for pair in base.items() for x in pair]
     if '--input-shape' in argv:
         flat = [x for x in flat if x not in ('[1,2,16;1,2,16]',)]
-    assert port_command(flat) == 2
+    assert exit_status(['port'] + flat) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith('gluon-d2l port: error:') and message in err and len(err.splitlines()) == 1
+    assert err.startswith('gluon-d2l: error:') and message in err and len(err.splitlines()) == 1
+
+
+def test_an_existing_out_is_refused_without_force_and_replaced_whole_with_it(trained, capsys):
+    need('torch')
+    import torch
+    _, tmp = trained
+    (tmp / 'victim.txt').write_text('not to be overwritten')
+    (tmp / 'net.pt').symlink_to(tmp / 'victim.txt')
+    (tmp / 'net.pt.graph.json').write_text('the user\'s own notes')
+    argv = ['port'] + ARGS + ['--to', 'torch', '--out', 'net.pt']
+    assert exit_status(argv) == 2
+    assert '--force' in capsys.readouterr().err
+    assert (tmp / 'net.pt').is_symlink() and (tmp / 'net.pt.graph.json').read_text() == 'the user\'s own notes'
+    assert exit_status(argv + ['--force']) == 0
+    assert not (tmp / 'net.pt').is_symlink() and (tmp / 'victim.txt').read_text() == 'not to be overwritten'
+    assert set(torch.load(tmp / 'net.pt')) and json.loads((tmp / 'net.pt.graph.json').read_text())['inputs']
+    assert not [p.name for p in tmp.iterdir() if p.name.startswith('.')]
 
 
 @pytest.mark.parametrize('model', ['concise', 'hybrid'])
@@ -146,6 +164,6 @@ def test_port_a_trained_run_directory_to_torch_same_next_character_distribution(
 ])
 def test_port_run_bad_input_is_one_line_naming_the_option(tmp_path, monkeypatch, capsys, argv, message):
     monkeypatch.chdir(tmp_path)
-    assert port_command(argv + ['--to', 'torch', '--out', 'net.pt']) == 2
+    assert exit_status(['port'] + argv + ['--to', 'torch', '--out', 'net.pt']) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith('gluon-d2l port: error:') and message in err and len(err.splitlines()) == 1
+    assert err.startswith('gluon-d2l: error:') and message in err and len(err.splitlines()) == 1

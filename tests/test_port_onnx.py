@@ -556,12 +556,9 @@ def build():
 
 
 def _port_command(argv):
-    import argparse
-    from parity.port import cli
-    parser = argparse.ArgumentParser(prog='gluon-d2l')
-    cli.register(parser.add_subparsers(dest='command', required=True))
-    args = parser.parse_args(['port'] + argv)
-    return args.handler(args)
+    """``gluon-d2l port ARGV`` in-process, as the program runs it (bad input: one line, exit 2)."""
+    from cli_support import exit_status
+    return exit_status(['port'] + argv)
 
 
 def test_cli_port_to_onnx_writes_only_a_model_that_matches(tmp_path, monkeypatch, capsys):

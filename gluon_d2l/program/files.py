@@ -3,17 +3,20 @@
 - :func:`check_output`: before any work, an output path is checked (its directory exists and is
   writable, it is not a directory, it has the expected suffix, and an existing file is kept unless
   the user said ``--force``). A bad path is a :class:`ConfigError` naming the option.
-- :func:`atomic_write` / :func:`atomic_open`: a private ``mkstemp`` temporary in the target's
-  directory, ``fsync``, then a rename over the target; on any failure (a full disk, Ctrl-C) the
-  temporary is removed and the target is left as it was. The target's name is replaced, never
-  written through: a symlink planted at the target is replaced, not followed.
+- :func:`atomic_write` / :func:`atomic_open` / :func:`atomic_path`: a private ``mkstemp`` temporary in
+  the target's directory, ``fsync``, then a rename over the target; on any failure (a full disk, Ctrl-C)
+  the temporary is removed and the target is left as it was. The target's name is replaced, never
+  written through: a symlink planted at the target is replaced, not followed. :func:`atomic_path`
+  serves writers that take a file name rather than a file object.
 - :func:`read_regular`: a file a command reads from a run directory or the user names is opened
-  without following a symlink and without blocking on a FIFO, and must be a regular file.
+  without blocking on a FIFO and must be a regular file; a symlink is not followed unless the
+  caller asks (``follow=True``, for a file the user names on the command line).
 - :func:`open_append`: appending to a run's own log refuses a symlink, a hard link or a special file.
 - :func:`check_splice` / :func:`splice`: a generated section between two marker lines of a Markdown
   file, checked before any work and written through :func:`atomic_write`.
 """
 import contextlib
+import errno
 import os
 import pathlib
 import stat
@@ -23,6 +26,8 @@ from .config import ConfigError
 
 #: the most a command reads of a small file it is given (JSON, a README): far above any real one
 MAX_SMALL_FILE = 64 << 20
+#: how much of a target's name a temporary's name repeats (``.NAME-XXXXXXXX.tmp`` fits in NAME_MAX = 255)
+TEMP_STEM_BYTES = 200
 
 
 def _umask_mode():
@@ -35,15 +40,40 @@ def _strerror(err):
     return err.strerror or str(err)
 
 
+def _temporary(path, suffix='.tmp'):
+    """``(fd, name)`` of a new private temporary next to ``path``; its name stays within NAME_MAX."""
+    path = pathlib.Path(path)
+    stem = path.name.encode('utf-8', 'surrogateescape')[:TEMP_STEM_BYTES].decode('utf-8', 'ignore')
+    return tempfile.mkstemp(dir=path.absolute().parent, prefix=f'.{stem}-', suffix=suffix)
+
+
+def _probe(path, subject):
+    """Create and remove a private temporary next to ``path``: the directory takes new files (root
+    passes ``os.access`` on a read-only mount or ``/proc``; the file system does not)."""
+    try:
+        fd, tmp = _temporary(path)
+    except OSError as err:
+        raise ConfigError(subject, f'{str(path)!r}: cannot write in {str(path.absolute().parent)!r}: '
+                                   f'{_strerror(err)}') from None
+    os.close(fd)
+    os.unlink(tmp)
+
+
 def check_output(path, subject, force=False, suffixes=None, what='file'):
     """Check that ``path`` may be written as an output of the option ``subject``; write nothing.
 
-    Refused (``ConfigError(subject)``): an empty path, a missing or unwritable directory, a
-    directory or special file at ``path``, a suffix outside ``suffixes``, and an existing file
-    unless ``force``. Returns ``path`` as a ``pathlib.Path``.
+    Refused (``ConfigError(subject)``): an empty path or one that names a directory (``x/``), a
+    missing or unwritable directory (a private temporary is created there and removed), a directory
+    or special file at ``path``, a suffix outside ``suffixes``, and an existing file (a symlink
+    too, never followed) unless ``force``. Returns ``path`` as a ``pathlib.Path``.
     """
     if path is None or str(path).strip() == '':
         raise ConfigError(subject, f'an empty path is not a {what}')
+    raw = str(path)
+    if '\0' in raw:
+        raise ConfigError(subject, f'{raw!r}: a path cannot hold a NUL character')
+    if raw.endswith(os.sep) or raw.rsplit(os.sep, 1)[-1] in ('.', '..'):
+        raise ConfigError(subject, f'{raw!r} names a directory, not a {what}')
     path = pathlib.Path(path)
     if suffixes and not str(path).lower().endswith(tuple(suffixes)):
         raise ConfigError(subject, f'{str(path)!r}: expected a name ending in {" or ".join(suffixes)}')
@@ -52,10 +82,13 @@ def check_output(path, subject, force=False, suffixes=None, what='file'):
         raise ConfigError(subject, f'{str(path)!r}: no such directory {str(parent)!r}')
     if not os.access(parent, os.W_OK | os.X_OK):
         raise ConfigError(subject, f'{str(path)!r}: the directory {str(parent)!r} is not writable')
+    _probe(path, subject)
     try:
         info = os.lstat(path)
     except FileNotFoundError:
         return path
+    except OSError as err:  # a name too long for the file system, a loop of links
+        raise ConfigError(subject, f'{str(path)!r}: {_strerror(err)}') from None
     if stat.S_ISDIR(info.st_mode):
         raise ConfigError(subject, f'{str(path)!r} is a directory')
     if not (stat.S_ISREG(info.st_mode) or stat.S_ISLNK(info.st_mode)):
@@ -73,13 +106,39 @@ def atomic_open(path, mode='wb', encoding=None):
     permissions; it is ``fsync``'d before the rename and removed on failure.
     """
     path = pathlib.Path(path)
-    fd, tmp = tempfile.mkstemp(dir=path.absolute().parent, prefix=f'.{path.name}-', suffix='.tmp')
+    fd, tmp = _temporary(path)
     try:
         os.fchmod(fd, _umask_mode())
         with os.fdopen(fd, mode, encoding=encoding) as f:
             yield f
             f.flush()
             os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(tmp)
+        raise
+
+
+@contextlib.contextmanager
+def atomic_path(path, suffix='.tmp'):
+    """The name of a private temporary file next to ``path`` for a writer that takes a file name (it
+    may replace the empty file there); when the block ends without an exception the temporary is
+    ``fsync``'d and renamed over ``path``, otherwise removed. ``suffix`` ends the temporary's name,
+    for writers that insist on one (Keras: ``.weights.h5``)."""
+    path = pathlib.Path(path)
+    fd, tmp = _temporary(path, suffix)
+    try:
+        os.fchmod(fd, _umask_mode())
+        os.close(fd)
+        yield tmp
+        fd = os.open(tmp, os.O_RDONLY | os.O_NOFOLLOW | os.O_CLOEXEC)
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise OSError(errno.EINVAL, f'{tmp!r} is not a regular file after writing')
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         os.replace(tmp, path)
     except BaseException:
         with contextlib.suppress(FileNotFoundError):
@@ -95,13 +154,15 @@ def atomic_write(path, data):
         f.write(data)
 
 
-def open_regular(path, subject, flags=os.O_RDONLY):
-    """A file descriptor of the regular file ``path``, opened without following a symlink or
-    blocking on a FIFO; ``ConfigError(subject)`` naming the file otherwise."""
+def open_regular(path, subject, flags=os.O_RDONLY, follow=False):
+    """A file descriptor of the regular file ``path``, opened without blocking on a FIFO and, unless
+    ``follow``, without following a symlink; ``ConfigError(subject)`` naming the file otherwise."""
+    if path is None or str(path) == '' or '\0' in str(path):
+        raise ConfigError(subject, f'{str(path)!r} is not a file name')
     try:
-        fd = os.open(path, flags | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        fd = os.open(path, flags | (0 if follow else os.O_NOFOLLOW) | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as err:
-        if os.path.islink(path):
+        if not follow and os.path.islink(path):
             raise ConfigError(subject, f'{str(path)!r} is a symbolic link; gluon-d2l reads and writes only '
                                        'regular files there') from None
         raise ConfigError(subject, f'cannot open {str(path)!r}: {_strerror(err)}') from None
@@ -113,9 +174,9 @@ def open_regular(path, subject, flags=os.O_RDONLY):
     return fd
 
 
-def read_regular(path, subject, limit=MAX_SMALL_FILE):
+def read_regular(path, subject, limit=MAX_SMALL_FILE, follow=False):
     """The bytes of the regular file ``path`` (see :func:`open_regular`), at most ``limit`` of them."""
-    fd = open_regular(path, subject)
+    fd = open_regular(path, subject, follow=follow)
     with os.fdopen(fd, 'rb') as f:
         data = f.read(limit + 1)
     if len(data) > limit:

@@ -148,8 +148,10 @@ class RunDir:
     @classmethod
     def open(cls, path, lock=True):
         """Open an existing run; with ``lock``, as its only writer (and clean its stale temporaries)."""
+        if str(path) == '':
+            raise RunDirError('an empty path is not a run directory')
         path = pathlib.Path(path)
-        if str(path) == '' or not path.is_dir():
+        if not path.is_dir():
             raise RunDirError(f'{str(path)!r} is not a directory')
         if not _is_marked(path):
             raise RunDirError(f'{str(path)!r} is not a gluon-d2l run directory (it has no {MARKER})')

@@ -19,6 +19,8 @@ import os
 
 import numpy
 
+from gluon_d2l.program.files import atomic_open
+
 from .compare import Comparison, Row, row
 from .graph import PortError, _mode_of, flatten, mode, regroup, trace
 from .registry import converter, lookup
@@ -343,9 +345,8 @@ def save(block, path, *example_inputs, opset=OPSET, batch_axes=None, dynamic_axe
     bad = [r for r in reports if not r.ok]
     if bad:
         raise Mismatch(f'the ONNX model does not match the block; {path} not written\n{bad[0]}', bad[0])
-    tmp = f'{path}.tmp'
-    onnx.save(model, tmp)
-    os.replace(tmp, path)
+    with atomic_open(path) as f:  # a private temporary renamed over path: no fixed name to plant a link at
+        onnx.save(model, f)
     return reports
 
 
