@@ -3,6 +3,8 @@
 - :func:`check_output`: before any work, an output path is checked (its directory exists and is
   writable, it is not a directory, it has the expected suffix, and an existing file is kept unless
   the user said ``--force``). A bad path is a :class:`ConfigError` naming the option.
+- :func:`check_directory`: before any work, an output directory is checked: an existing writable
+  directory, or a missing one whose nearest existing ancestor is a writable directory.
 - :func:`atomic_write` / :func:`atomic_open`: a private ``mkstemp`` temporary in the target's
   directory, ``fsync``, then a rename over the target; on any failure (a full disk, Ctrl-C) the
   temporary is removed and the target is left as it was. The target's name is replaced, never
@@ -35,10 +37,25 @@ def _strerror(err):
     return err.strerror or str(err)
 
 
+def _check_writable(directory, path, subject):
+    """``ConfigError(subject)`` unless a file can be created in ``directory``: permissions do not tell
+    (root passes ``os.access`` on ``/proc``), so a private empty file is created there and removed."""
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise ConfigError(subject, f'{str(path)!r}: the directory {str(directory)!r} is not writable')
+    try:
+        fd, probe = tempfile.mkstemp(dir=directory, prefix='.gluon-d2l-probe-')
+    except OSError as err:
+        raise ConfigError(subject, f'{str(path)!r}: cannot create a file in {str(directory)!r}: '
+                                   f'{_strerror(err)}') from None
+    os.close(fd)
+    os.unlink(probe)
+
+
 def check_output(path, subject, force=False, suffixes=None, what='file'):
     """Check that ``path`` may be written as an output of the option ``subject``; write nothing.
 
-    Refused (``ConfigError(subject)``): an empty path, a missing or unwritable directory, a
+    Refused (``ConfigError(subject)``): an empty path, a missing directory or one where no file can
+    be created (tried with an empty file, removed at once), a
     directory or special file at ``path``, a suffix outside ``suffixes``, and an existing file
     unless ``force``. Returns ``path`` as a ``pathlib.Path``.
     """
@@ -50,8 +67,7 @@ def check_output(path, subject, force=False, suffixes=None, what='file'):
     parent = path.absolute().parent
     if not parent.is_dir():
         raise ConfigError(subject, f'{str(path)!r}: no such directory {str(parent)!r}')
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise ConfigError(subject, f'{str(path)!r}: the directory {str(parent)!r} is not writable')
+    _check_writable(parent, path, subject)
     try:
         info = os.lstat(path)
     except FileNotFoundError:
@@ -62,6 +78,26 @@ def check_output(path, subject, force=False, suffixes=None, what='file'):
         raise ConfigError(subject, f'{str(path)!r} exists and is not a regular file')
     if not force:
         raise ConfigError(subject, f'{str(path)!r} exists; give --force to replace it')
+    return path
+
+
+def check_directory(path, subject):
+    """Check that ``path`` is a directory a command may write into, or may create; write nothing.
+
+    Refused (``ConfigError(subject)``): an empty path, a file or special file at ``path`` or at one
+    of its ancestors, and a directory (or the nearest existing ancestor of a missing one) that is not
+    writable. Returns ``path`` as a ``pathlib.Path``.
+    """
+    if path is None or str(path).strip() == '':
+        raise ConfigError(subject, 'an empty path is not a directory')
+    path = pathlib.Path(path)
+    probe = path.absolute()
+    while not os.path.lexists(probe):
+        probe = probe.parent
+    if not probe.is_dir():
+        where = '' if probe == path.absolute() else f' (its ancestor {str(probe)!r} is not a directory)'
+        raise ConfigError(subject, f'{str(path)!r} is not a directory{where}')
+    _check_writable(probe, path, subject)
     return path
 
 
