@@ -1,8 +1,11 @@
 """``gluon-d2l parity``: run the cases, print the table, exit non-zero on any failure.
 
 A run that compares nothing (no reference framework installed) fails too, naming the
-extras that install one. :func:`register` adds the command to ``gluon-d2l`` (entry point
-``gluon_d2l.commands``).
+extras that install one. Bad input (an unknown framework, cases matching nothing, an output
+that exists without ``--force``, an ``--include`` that is not a parity result) is a
+``ConfigError`` naming the option, raised before any case runs: ``gluon-d2l`` prints it as one
+line with exit status 2, as :func:`main` does for ``python -m parity``. :func:`register` adds
+the command to ``gluon-d2l`` (entry point ``gluon_d2l.commands``).
 """
 import json
 import pathlib
@@ -18,11 +21,12 @@ def add_arguments(parser):
                              'a named framework that is not installed fails')
     parser.add_argument('--dtype', choices=harness.DTYPES, help='only this dtype (default: both)')
     parser.add_argument('--cases', metavar='NAMES', help='only cases whose name contains one of these (comma list)')
-    parser.add_argument('--json', metavar='FILE', help='also write the results as JSON')
-    parser.add_argument('--markdown', metavar='FILE', help='also write the report as Markdown')
+    parser.add_argument('--json', metavar='FILE', help='also write the results as JSON to this new file')
+    parser.add_argument('--markdown', metavar='FILE', help='also write the report as Markdown to this new file')
+    parser.add_argument('--force', action='store_true', help='replace an existing --json or --markdown file')
     parser.add_argument('--include', metavar='FILE', action='append', default=[],
                         help='add the results of an earlier run (its --json, e.g. from another environment) '
-                             'to the Markdown report; repeatable')
+                             'to the --markdown report; repeatable; read and checked before any case runs')
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument('--record', action='store_true',
                       help='first write the golden files (inputs, weights, MXNet outputs) of the cases')
@@ -31,41 +35,127 @@ def add_arguments(parser):
                            'MXNet against them too (the default when MXNet is not installed)')
 
 
+DESCRIPTION = ('Run every parity case with the same weights and inputs through MXNet and the reference '
+               'frameworks (PyTorch, TensorFlow, JAX) and report the errors. It writes only the files named by '
+               '--json and --markdown (and the golden files, with --record): an existing one is refused unless '
+               '--force, and every option and path is checked before any case runs. Files are replaced whole or '
+               'not at all (a temporary file, then renamed).')
 EXTRAS = {'torch': 'gluon-d2l[torch]', 'tensorflow': 'gluon-d2l[tensorflow]', 'jax': 'gluon-d2l[jax]'}
 
 
 def register(subparsers):
     """Add ``parity`` to the ``gluon-d2l`` command line."""
     p = subparsers.add_parser('parity', help='check MXNet against PyTorch/TensorFlow/JAX references',
-                              description='Run every parity case with the same weights and inputs through MXNet '
-                                          'and the reference frameworks (PyTorch, TensorFlow, JAX) and report the '
-                                          'errors.')
+                              description=DESCRIPTION)
     add_arguments(p)
     p.set_defaults(handler=run)
 
 
-def _writable(option, path):
-    """Refuse an output file whose directory is missing before anything runs (one line, exit 2)."""
-    if path is not None and not pathlib.Path(path).absolute().parent.is_dir():
-        print(f'gluon-d2l parity: error: --{option}: {path!r}: no such directory', file=sys.stderr)
-        return False
-    return True
+def _framework_names(text):
+    """The ``--frameworks`` list, each known; ``ConfigError('frameworks')`` otherwise."""
+    from gluon_d2l.program.config import ConfigError
+    named = [n.strip() for n in (text if text is not None else ','.join(frameworks.REFERENCES)).split(',')
+             if n.strip()]
+    if not named:
+        raise ConfigError('frameworks', f'expected a comma list of {", ".join(frameworks.PACKAGES)}, got {text!r}')
+    unknown = [n for n in named if n not in frameworks.PACKAGES]
+    if unknown:
+        raise ConfigError('frameworks', f'unknown {", ".join(map(repr, unknown))}; known: '
+                                        f'{", ".join(frameworks.PACKAGES)}')
+    return named
+
+
+def _cases(pattern):
+    from gluon_d2l.program.config import ConfigError
+    if pattern is not None and not [p for p in pattern.split(',') if p.strip()]:
+        raise ConfigError('cases', f'expected a comma list of case names, got {pattern!r}')
+    cases = harness.discover(pattern)
+    if not cases:
+        known = ', '.join(c.name for c in harness.discover())
+        raise ConfigError('cases', f'no case matches {pattern!r}; the cases: {known}')
+    return cases
+
+
+#: the fields of each result of a ``--json`` run that the Markdown report reads
+RESULT_FIELDS = ('case', 'framework', 'dtype', 'abs_err', 'rel_err', 'tolerance', 'status', 'detail')
+
+
+def include_problem(run):
+    """What is wrong with ``run`` as the ``--json`` of a parity run (``None``: nothing)."""
+    if not isinstance(run, dict):
+        return f'a JSON {type(run).__name__}, not an object'
+    if not isinstance(run.get('mode'), str) or not isinstance(run.get('versions'), dict) or \
+            not isinstance(run.get('results'), list):
+        return 'it needs mode (a string), versions (an object) and results (a list)'
+    for i, item in enumerate(run['results']):
+        if not isinstance(item, dict) or any(k not in item for k in RESULT_FIELDS):
+            return f'results[{i}] lacks one of {", ".join(RESULT_FIELDS)}'
+        for key in ('abs_err', 'rel_err', 'tolerance'):
+            try:
+                float(item[key])
+            except (TypeError, ValueError):
+                return f'results[{i}].{key} is not a number'
+        if not all(isinstance(item[k], str) for k in RESULT_FIELDS if k not in ('abs_err', 'rel_err', 'tolerance')):
+            return f'results[{i}]: case, framework, dtype, status and detail must be strings'
+    return None
+
+
+def _includes(paths):
+    """The runs of the ``--include`` files, each read and checked; ``ConfigError('include')``."""
+    from gluon_d2l.program import files
+    from gluon_d2l.program.config import ConfigError
+    runs = []
+    for path in paths:
+        try:
+            run = json.loads(files.read_text(path, 'include', limit=MAX_INCLUDE))
+        except json.JSONDecodeError as err:
+            raise ConfigError('include', f'{path!r} is not JSON ({err})') from None
+        problem = include_problem(run)
+        if problem:
+            raise ConfigError('include', f'{path!r} is not the --json of a parity run: {problem}')
+        runs.append(run)
+    return runs
+
+
+#: the largest ``--include`` read (a run of every case in every framework is about 100 KiB)
+MAX_INCLUDE = 16 << 20
+
+
+def check(args):
+    """Check every option and path before any case runs; return ``(frameworks, cases, included runs)``."""
+    from gluon_d2l.program import files
+    from gluon_d2l.program.config import ConfigError
+    named = _framework_names(args.frameworks)
+    cases = _cases(args.cases)
+    if args.include and not args.markdown:
+        raise ConfigError('include', 'only the --markdown report shows included runs: add --markdown FILE')
+    for option in ('json', 'markdown'):
+        if getattr(args, option) is not None:
+            files.check_output(getattr(args, option), option, force=args.force)
+    if args.json is not None and args.markdown is not None and \
+            pathlib.Path(args.json).absolute() == pathlib.Path(args.markdown).absolute():
+        raise ConfigError('markdown', f'{args.markdown!r} is also the --json file')
+    return named, cases, _includes(args.include)
+
+
+def main(argv=None, prog='python -m parity'):
+    """``python -m parity``: :func:`run`, with bad input as one line and exit status 2."""
+    import argparse
+    from gluon_d2l.program.config import ConfigError
+    parser = argparse.ArgumentParser(prog=prog, description=DESCRIPTION)
+    add_arguments(parser)
+    args = parser.parse_args(argv)
+    try:
+        return run(args)
+    except ConfigError as err:
+        print(f'gluon-d2l: error: --{err.subject.replace("_", "-")}: {" ".join(str(err).split())}', file=sys.stderr)
+        return 2
 
 
 def run(args):
     """Run the parity check described by ``args``; return the exit status (0: all passed)."""
-    named = [n.strip() for n in (args.frameworks or ','.join(frameworks.REFERENCES)).split(',') if n.strip()]
-    unknown = sorted(set(named) - set(frameworks.PACKAGES))
-    if unknown:
-        print(f'gluon-d2l parity: error: unknown frameworks {unknown}; known: {", ".join(frameworks.PACKAGES)}',
-              file=sys.stderr)
-        return 2
-    if not (_writable('json', args.json) and _writable('markdown', args.markdown)):
-        return 2
-    cases = harness.discover(args.cases)
-    if not cases:
-        print(f'gluon-d2l parity: error: no case matches {args.cases!r}', file=sys.stderr)
-        return 2
+    from gluon_d2l.program import files
+    named, cases, included = check(args)
     must = set(named if args.frameworks else ()) | set(frameworks.required())
     replay = args.replay or not frameworks.available(frameworks.SYSTEM)
     if replay and not args.replay:
@@ -78,7 +168,7 @@ def run(args):
     names = [n for n in names if n not in skipped]
     if not [n for n in names if n != frameworks.SYSTEM]:
         wanted = [n for n in named if n in EXTRAS] or list(EXTRAS)
-        print('gluon-d2l parity: error: no reference framework is installed, so nothing would be compared; '
+        print('gluon-d2l: error: no reference framework is installed, so nothing would be compared; '
               'install one: ' + ', '.join(f'pip install "{EXTRAS[n]}"' for n in wanted), file=sys.stderr)
         return 1
     if args.record:
@@ -98,8 +188,7 @@ def run(args):
     failed = [r for r in results if not r.ok]
     print(f'{len(results) - len(failed)} passed, {len(failed)} failed')
     if args.json:
-        pathlib.Path(args.json).write_text(report.dumps(this_run))
+        files.atomic_write(args.json, report.dumps(this_run))
     if args.markdown:
-        runs = [this_run] + [json.loads(pathlib.Path(path).read_text()) for path in args.include]
-        pathlib.Path(args.markdown).write_text(report.markdown(runs, harness.discover()))
+        files.atomic_write(args.markdown, report.markdown([this_run] + included, harness.discover()))
     return 1 if failed else 0

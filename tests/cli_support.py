@@ -1,8 +1,11 @@
 """The error-path check every command's table uses: exit 2, one line naming the option, nothing
 outside the target changed, no process left; and the sandboxes the cases set up."""
+import contextlib
+import errno
 import json
 import os
 import shutil
+import stat
 import subprocess
 import sys
 
@@ -28,7 +31,7 @@ def exit_status(argv):
 
 
 def snapshot(root):
-    """``{path: (kind, size, mtime, bytes or target)}`` of everything under ``root`` (symlinks not followed)."""
+    """``{path: (kind, mtime, bytes or target or mode)}`` of everything under ``root`` (symlinks not followed)."""
     state = {}
     for dirpath, dirnames, filenames in os.walk(root):
         for name in dirnames + filenames:
@@ -38,6 +41,8 @@ def snapshot(root):
                 state[path] = ('link', os.readlink(path))
             elif os.path.isdir(path):
                 state[path] = ('dir', info.st_mode)
+            elif not stat.S_ISREG(info.st_mode):  # a FIFO: reading it would wait for a writer
+                state[path] = ('special', info.st_mode, info.st_mtime_ns)
             else:
                 state[path] = ('file', info.st_mtime_ns, open(path, 'rb').read())
     return state
@@ -230,3 +235,71 @@ def check_error_path(argv, option, setup, run, box, monkeypatch, capsys):
     changed = sorted(p for p in set(before) | set(after) if before.get(p) != after.get(p) and p != marker)
     assert not changed, f'touched: {changed}'
     assert not child_processes(), 'a child process is left running'
+
+
+# --- a small disk, and a result of each command to read back -----------------------------------
+
+@contextlib.contextmanager
+def small_disk(directory, monkeypatch):
+    """``directory`` as a 64 KiB tmpfs (as root), unmounted after the block; yields ``fill()``, which
+    takes the disk's last free byte. Where mounting is not permitted, ``fill()`` makes every
+    ``fsync`` fail with ENOSPC instead."""
+    directory.mkdir()
+    done = subprocess.run(['mount', '-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', str(directory)],
+                          capture_output=True, text=True)
+    mounted = done.returncode == 0
+    if not mounted and not any(word in done.stderr.lower() for word in ('permission', 'not permitted', 'superuser')):
+        raise AssertionError(f'mount failed: {done.stderr}')
+
+    def fill():
+        if not mounted:
+            def full(fd):
+                raise OSError(errno.ENOSPC, 'No space left on device')
+            monkeypatch.setattr(os, 'fsync', full)
+            return
+        with open(directory / 'filler', 'wb', buffering=0) as f:
+            try:
+                while True:
+                    f.write(b'\0' * 1024)
+            except OSError as err:
+                assert err.errno == errno.ENOSPC, err
+    try:
+        yield fill
+    finally:
+        if mounted:
+            subprocess.run(['umount', str(directory)], check=True)
+
+
+def bench_result():
+    """The ``--json`` of a measuring ``bench`` run, made up: five variants, one peer."""
+    def row(name, speed, spread=1000):
+        return dict(variant=name, tokens_per_sec=speed, min=speed - spread, max=speed + spread,
+                    samples=[speed - spread, speed, speed + spread], rss_mib=None)
+    rows = [row('d2l chapter scratch (imperative MXNet)', 20000), row('gluon_d2l hybrid', 70000),
+            row('gluon_d2l concise', 90000), row('gluon_d2l concise (before: host read per step)', 95000),
+            row('torch nn.RNN', 75000)]
+    roofline = 100000
+    for r in rows:
+        r.update(vs_chapter=r['tokens_per_sec'] / 20000, vs_best_peer=r['tokens_per_sec'] / 75000,
+                 vs_roofline=r['tokens_per_sec'] / roofline)
+    machine = dict(cpu='Test CPU', cores=2, cores_usable=2, python='3.11', mxnet='1.9.1', numpy='1.23.5',
+                   mxnet_blas=['BLAS_OPEN', 'MKLDNN'], thread_env={'OMP_NUM_THREADS': '2'},
+                   loadavg_before=[0.1, 0, 0], loadavg_after=[1.9, 0, 0], peers={'torch': {'version': '2.13.0'}})
+    return dict(rows=rows, machine=machine, epochs=3, repeats=5, tokens_per_epoch=8960, batch_size=32,
+                num_steps=35, hiddens=512, gemm_gflops=200.0, roofline_tokens_per_sec=roofline,
+                command='OMP_NUM_THREADS=2 gluon-d2l bench --epochs 3 --repeats 5')
+
+
+def parity_result():
+    """The ``--json`` of a parity run, made up: one case through torch in both dtypes."""
+    item = dict(case='tensor_reduction', framework='torch', status='pass', abs_err=0.0, rel_err=0.0, tolerance=1e-6,
+                detail='', outputs={})
+    return dict(mode='live against MXNet', versions={'python': '3.11', 'torch': '2.13.0'},
+                results=[dict(item, dtype='float64'), dict(item, dtype='float32')])
+
+
+def markdown_with(begin, end, lines=40):
+    """A Markdown file's text with a marked section between ``lines`` lines before and after."""
+    before = ''.join(f'line {i} before the section\n' for i in range(lines))
+    after = ''.join(f'line {i} after the section\n' for i in range(lines))
+    return f'{before}{begin}\nold section\n{end}\n{after}'

@@ -80,7 +80,7 @@ def test_render_refuses_a_file_without_the_markers_in_one_line(tmp_path, capsys)
     from gluon_d2l.program import cli
     assert cli.main(['bench', '--render', str(readme), '--json', str(result)]) == 2
     err = capsys.readouterr().err
-    assert err.startswith('gluon-d2l bench: error: --render:') and 'no section marked' in err and err.count('\n') == 1
+    assert err.startswith('gluon-d2l: error: --render:') and 'must have the line' in err and err.count('\n') == 1
     assert readme.read_text() == 'no markers here\n'
     assert cli.main(['bench', '--render', str(readme)]) == 2
     assert '--render: needs --json' in capsys.readouterr().err

@@ -59,7 +59,7 @@ def test_each_exercise_has_a_table_of_numbers_and_an_answer(report):
 def test_every_plot_is_a_png_next_to_the_report(report):
     out, text, _, _ = report
     plots = re.findall(r'!\[\]\(([^)]+)\)', text)
-    assert len(plots) == 5  # exercises 1, 2, 4, 5, 6 have curves; 3 is text
+    assert tuple(plots) == exercises.PLOTS  # exercises 1, 2, 4, 5, 6 have curves; 3 is text
     for name in plots:
         data = (out / name).read_bytes()
         assert data.startswith(PNG_MAGIC) and len(data) > 5000, name
@@ -98,7 +98,7 @@ def test_readme_section_is_the_report_one_level_down(report, tmp_path):
     assert new.startswith('# Project\n\nintro\n\n') and new.endswith('\n\n## After\n') and 'old' not in new
     assert '## Exercises' in new and '### 1. One-hot encoding is an embedding' in new
     assert f'![]({(out / "ex4_clipping.png").as_posix()})' in new or 'ex4_clipping.png)' in new
-    with pytest.raises(ValueError, match='markers'):
+    with pytest.raises(ValueError, match='must have the line'):
         exercises.update_readme(out / exercises.REPORT, out / exercises.REPORT)
 
 

@@ -1,5 +1,4 @@
 """The harness on its own: comparison, discovery, lazy imports, required frameworks, the CLI."""
-import argparse
 import json
 import math
 import subprocess
@@ -112,9 +111,7 @@ def test_a_missing_required_framework_fails_the_test_instead_of_skipping(monkeyp
 
 
 def parity_cli(*argv):
-    parser = argparse.ArgumentParser()
-    cli.add_arguments(parser)
-    return cli.run(parser.parse_args(argv))
+    return cli.main(list(argv))
 
 
 def test_cli_rejects_unknown_frameworks_and_cases(capsys):
@@ -168,4 +165,4 @@ def test_a_run_that_compares_nothing_fails_and_names_the_extras(monkeypatch, cap
 def test_an_output_file_in_a_missing_directory_is_refused_before_running(tmp_path, capsys):
     assert parity_cli('--json', str(tmp_path / 'missing' / 'x.json')) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith('gluon-d2l parity: error: --json:') and len(err.splitlines()) == 1
+    assert err.startswith('gluon-d2l: error: --json:') and len(err.splitlines()) == 1

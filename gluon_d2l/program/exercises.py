@@ -31,6 +31,9 @@ import sys
 import time
 
 REPORT, NUMBERS = 'exercises.md', 'exercises.json'
+#: the plots of the report, written next to it
+PLOTS = ('ex1_one_hot_vs_lookup.png', 'ex2_best_settings.png', 'ex4_clipping.png', 'ex5_detach.png',
+         'ex6_relu_tanh.png')
 README_START, README_END = '<!-- exercises:start -->', '<!-- exercises:end -->'
 
 
@@ -374,8 +377,25 @@ def table(headers, rows):
     return '\n'.join(lines)
 
 
+class Plots:
+    """The plots a report refers to, drawn into ``out`` by :meth:`draw` once the whole text has rendered."""
+
+    def __init__(self, out):
+        self.out, self.pending = pathlib.Path(out), []
+
+    def add(self, name, curves, title, log_scale=False):
+        """Note the plot ``name``; return the name the report links to."""
+        self.pending.append((name, curves, title, log_scale))
+        return name
+
+    def draw(self):
+        for name, curves, title, log_scale in self.pending:
+            plot_curves(self.out / name, curves, title, log_scale)
+
+
 def plot_curves(path, curves, title, log_scale=False):
-    """Perplexity per epoch of each labelled curve, as a PNG."""
+    """Perplexity per epoch of each labelled curve, as a PNG (replacing ``path`` atomically)."""
+    from .files import atomic_open
     import matplotlib
     matplotlib.use('Agg')
     from matplotlib import pyplot as plt
@@ -394,8 +414,11 @@ def plot_curves(path, curves, title, log_scale=False):
     ax.grid(True, alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    try:
+        with atomic_open(path) as f:
+            fig.savefig(f, format='png', dpi=100)
+    finally:
+        plt.close(fig)
     return path.name
 
 
@@ -408,8 +431,8 @@ def _pct(x):
 
 
 def _section_1(r, s, out):
-    plot = plot_curves(out / 'ex1_one_hot_vs_lookup.png', r['curves'],
-                       f'Exercise 1: scratch RNN ({s.scratch_hiddens} hiddens), one-hot vs lookup')
+    plot = out.add('ex1_one_hot_vs_lookup.png', r['curves'],
+                   f'Exercise 1: scratch RNN ({s.scratch_hiddens} hiddens), one-hot vs lookup')
     products = table(['dtype', 'random draws', 'max abs diff, forward', 'max abs diff, gradient of W'],
                      [[p['dtype'], p['draws'], _num(p['forward'], 3), _num(p['gradient'], 3)]
                       for p in r['products']])
@@ -437,9 +460,9 @@ def _section_2(r, s, out):
     grid = table(['input', 'hiddens', 'num_steps', 'lr'] + [f'perplexity @ {e} epochs' for e in marks]
                  + ['s/epoch'], rows)
     best = r['best']
-    plot = plot_curves(out / 'ex2_best_settings.png',
-                       {f'{k}: hiddens {b["hiddens"]}, steps {b["num_steps"]}, lr {b["lr"]:g}': b['curve']
-                        for k, b in best.items()}, 'Exercise 2: the best setting with each input')
+    plot = out.add('ex2_best_settings.png',
+                   {f'{k}: hiddens {b["hiddens"]}, steps {b["num_steps"]}, lr {b["lr"]:g}': b['curve']
+                    for k, b in best.items()}, 'Exercise 2: the best setting with each input')
     bo, be = best['one-hot'], best['embedding']
     fo, fe = bo['at'][str(marks[-1])], be['at'][str(marks[-1])]
     verdict = 'lower' if fe < fo else 'higher'
@@ -540,8 +563,8 @@ def _wild(runs):
 
 def _section_4(r, s, out):
     runs = r['runs']
-    plot = plot_curves(out / 'ex4_clipping.png', {k: v['curve'] for k, v in runs.items()},
-                       f'Exercise 4: hybrid RNN, {s.hiddens} hiddens, lr {s.lr:g}', log_scale=_wild(runs))
+    plot = out.add('ex4_clipping.png', {k: v['curve'] for k, v in runs.items()},
+                   f'Exercise 4: hybrid RNN, {s.hiddens} hiddens, lr {s.lr:g}', log_scale=_wild(runs))
     c, n = runs['clip theta=1'], runs['no clipping']
     happened = (f'without clipping the largest gradient norm was {_num(n["max_grad_norm"], 2)} (with clipping '
                 f'{_num(c["max_grad_norm"], 2)} before rescaling, and {c["clipped"]} of {c["steps"]} steps were '
@@ -566,8 +589,8 @@ def _section_4(r, s, out):
 
 def _section_5(r, s, out):
     runs = r['runs']
-    plot = plot_curves(out / 'ex5_detach.png', {k: v['curve'] for k, v in runs.items()},
-                       f'Exercise 5: hybrid RNN, {s.hiddens} hiddens, {r["minibatches"]} minibatches/epoch')
+    plot = out.add('ex5_detach.png', {k: v['curve'] for k, v in runs.items()},
+                   f'Exercise 5: hybrid RNN, {s.hiddens} hiddens, {r["minibatches"]} minibatches/epoch')
     rows = [[label, _num(v['seconds_per_epoch'], 3), f'{v["rss_growth"] / 2 ** 20:.1f}',
              f'{v["rss_peak"] / 2 ** 20:.1f}', _num(v['final']), _num(v['max_grad_norm'], 2),
              f'{v["clipped"]}/{v["steps"]}'] for label, v in runs.items()]
@@ -600,8 +623,8 @@ def _section_5(r, s, out):
 
 def _section_6(r, s, out):
     runs = r['runs']
-    plot = plot_curves(out / 'ex6_relu_tanh.png', {k: v['curve'] for k, v in runs.items()},
-                       f'Exercise 6: hybrid RNN, {s.hiddens} hiddens, lr {s.lr:g}', log_scale=_wild(runs))
+    plot = out.add('ex6_relu_tanh.png', {k: v['curve'] for k, v in runs.items()},
+                   f'Exercise 6: hybrid RNN, {s.hiddens} hiddens, lr {s.lr:g}', log_scale=_wild(runs))
     rc, rn = runs['relu, clip theta=1'], runs['relu, no clipping']
     tc, tn = runs['tanh, clip theta=1'], runs['tanh, no clipping']
     need = rn['skipped'] > 0 or not rn['final'] <= rc['final'] * 1.05 or rn['rises'] > rc['rises']
@@ -623,6 +646,7 @@ def _section_6(r, s, out):
 
 
 def render(results, s, out, quick):
+    """The text of ``exercises.md``; ``out`` (:class:`Plots`) collects the plots it links to."""
     head = ['# The RNN chapter\'s exercises, measured',
             f'Written by `gluon-d2l exercises{" --quick" if quick else ""}` in {results["seconds"]:.0f} s '
             f'(MXNet {results["mxnet"]}, {results["threads"]} threads, load average {results["load"]:.1f} on '
@@ -646,14 +670,40 @@ def _jsonable(x):
     return x
 
 
+def load_report(out):
+    """``(text, plots)`` of the report rendered from ``out/exercises.json``, nothing written yet;
+    ``ConfigError('out')`` naming the file if it is not the numbers of an ``exercises`` run."""
+    from . import files
+    from .config import ConfigError
+    path = pathlib.Path(out) / NUMBERS
+    try:
+        results = json.loads(files.read_text(path, 'out'))
+    except json.JSONDecodeError as err:
+        raise ConfigError('out', f'{str(path)!r} is not JSON ({err})') from None
+    plots = Plots(out)
+    try:
+        s = Settings(**{k: tuple(v) if isinstance(v, list) else v for k, v in results['settings'].items()})
+        text = render(results, s, plots, results['quick'])
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, ZeroDivisionError) as err:
+        raise ConfigError('out', f'{str(path)!r} is not the numbers of a gluon-d2l exercises run '
+                                 f'({type(err).__name__}: {err})') from None
+    return text, plots
+
+
+def write_report(out, text, plots, numbers=None):
+    """Write the plots, ``exercises.json`` (given ``numbers``) and ``exercises.md``, each atomically."""
+    from .files import atomic_write
+    out = pathlib.Path(out)
+    plots.draw()
+    if numbers is not None:
+        atomic_write(out / NUMBERS, json.dumps(_jsonable(numbers), indent=1) + '\n')
+    atomic_write(out / REPORT, text)
+    return out / REPORT
+
+
 def rerender(out):
     """Rewrite ``exercises.md`` and the plots of ``out`` from its ``exercises.json`` (no training)."""
-    out = pathlib.Path(out)
-    results = json.loads((out / NUMBERS).read_text(encoding='utf-8'))
-    s = Settings(**{k: tuple(v) if isinstance(v, list) else v for k, v in results['settings'].items()})
-    report = out / REPORT
-    report.write_text(render(results, s, out, results['quick']), encoding='utf-8')
-    return report
+    return write_report(out, *load_report(out))
 
 
 def run(out, quick=False, corpus=None, log=None):
@@ -679,34 +729,31 @@ def run(out, quick=False, corpus=None, log=None):
     results.update(seconds=time.perf_counter() - tic, mxnet=mx.__version__,
                    threads=os.environ.get('OMP_NUM_THREADS', 'default'), load=os.getloadavg()[0],
                    cpus=os.cpu_count(), quick=quick, settings=dataclasses.asdict(s))
-    report = out / REPORT
-    report.write_text(render(results, s, out, quick), encoding='utf-8')
-    (out / NUMBERS).write_text(json.dumps(_jsonable(results), indent=1) + '\n', encoding='utf-8')
-    log(f'wrote {report} and {len(list(out.glob("ex*.png")))} plots')
+    plots = Plots(out)
+    report = write_report(out, render(results, s, plots, quick), plots, results)
+    log(f'wrote {report} and {len(plots.pending)} plots')
     return report
 
 
 def readme_section(report_text, report_path):
-    """The README's Exercises section from ``exercises.md``: its text, headings one level down,
-    images pointing next to the report."""
+    """The README's Exercises section (between the markers) from ``exercises.md``: its text,
+    headings one level down, images pointing next to the report."""
     body = report_text.split('\n', 1)[1].strip()  # drop the report's title
     body = re.sub(r'^## ', '### ', body, flags=re.M)
     folder = pathlib.PurePosixPath(report_path).parent
     body = re.sub(r'!\[\]\(([^)/]+\.png)\)', lambda m: f'![]({folder / m.group(1)})', body)
-    return f'{README_START}\n## Exercises\n\n{body}\n{README_END}'
+    return f'## Exercises\n\n{body}\n'
 
 
 def update_readme(readme, report_path):
-    """Replace the README's Exercises section (between the markers) by the report's text."""
-    readme, report_path = pathlib.Path(readme), pathlib.Path(report_path)
-    text = readme.read_text(encoding='utf-8')
-    if README_START not in text or README_END not in text:
-        raise ValueError(f'{readme} has no {README_START} ... {README_END} markers to replace')
+    """Replace the README's Exercises section (between the marker lines, each there once and in
+    order: else ``ConfigError('readme')``) by the report's text, atomically."""
     import os
+    from . import files
+    readme, report_path = pathlib.Path(readme), pathlib.Path(report_path)
     rel = pathlib.Path(os.path.relpath(report_path.resolve(), readme.resolve().parent))
-    section = readme_section(report_path.read_text(encoding='utf-8'), rel.as_posix())
-    head, rest = text.split(README_START, 1)
-    readme.write_text(head + section + rest.split(README_END, 1)[1], encoding='utf-8')
+    section = readme_section(files.read_text(report_path, 'out'), rel.as_posix())
+    files.splice(readme, README_START, README_END, section, 'readme')
     return readme
 
 
@@ -714,49 +761,76 @@ def update_readme(readme, report_path):
 
 def register(subparsers):
     """Add ``gluon-d2l exercises`` to the program's command line."""
+    written = ', '.join((REPORT, NUMBERS) + PLOTS)
     p = subparsers.add_parser('exercises', help="run the RNN chapter's six exercises and write the answers",
                               description="Run the six exercises of the chapter 'RNN from scratch' at reduced "
                                           'settings (a few minutes on two cores; --quick: seconds) and write '
                                           'DIR/exercises.md (a table per exercise, measured numbers, answers), '
-                                          'DIR/exercises.json and PNG plots of perplexity per epoch.')
+                                          'DIR/exercises.json and PNG plots of perplexity per epoch. '
+                                          f'It writes into DIR: {written}; a file of these that already '
+                                          'exists there is refused before anything runs, unless --force. '
+                                          'Every file is written whole or not at all (a temporary file, then '
+                                          'renamed), and every option is checked before the first exercise.')
     p.add_argument('--out', required=True, metavar='DIR',
-                   help='directory for exercises.md, exercises.json and the plots')
+                   help='directory for exercises.md, exercises.json and the plots (created if missing)')
+    p.add_argument('--force', action='store_true',
+                   help='replace the files of an earlier report in DIR (without it an existing one is refused)')
     p.add_argument('--quick', action='store_true', help='tiny models and a few epochs (seconds; for tests)')
     p.add_argument('--corpus', metavar='FILE', help='exercise 2 also trains the best settings on this UTF-8 book')
     p.add_argument('--readme', metavar='FILE',
-                   help=f'then replace the section between {README_START} and {README_END} in FILE by the report')
+                   help=f'then replace the section between the lines {README_START} and {README_END} in FILE '
+                        '(each once, in that order; checked first) by the report; the rest of FILE is kept')
     p.add_argument('--render', action='store_true',
-                   help='only rewrite exercises.md and the plots from DIR/exercises.json (no training)')
+                   help='only rewrite exercises.md and the plots from DIR/exercises.json (no training; '
+                        'needs --force to replace them)')
     p.set_defaults(handler=handle, thread_defaults=True)
 
 
-def handle(args):
-    """Run the ``exercises`` command; bad input is a ``ConfigError`` naming the option's setting."""
+def _check_corpus(path, quick):
+    """The absolute path of the ``--corpus`` book, checked to be long enough; ``ConfigError('corpus')``."""
+    import os
+    from . import files
     from .config import ConfigError
-    out = pathlib.Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise ConfigError('out', f'{str(out)!r} is not a directory')
-    corpus = None
-    if args.corpus is not None:
-        from ..data import load_corpus_time_machine, min_corpus_length
-        s = QUICK if args.quick else FULL
-        corpus = pathlib.Path(args.corpus).resolve()
-        try:
-            book, _ = load_corpus_time_machine(s.max_tokens, corpus)
-        except (OSError, ValueError) as err:
-            raise ConfigError('corpus', str(err)) from None
-        needed = min_corpus_length(s.batch_size, max(s.grid_steps))
-        if len(book) < needed:
-            raise ConfigError('corpus', f'{str(corpus)!r} has {len(book)} letters; the exercises need {needed}')
-    if args.readme is not None:
-        readme = pathlib.Path(args.readme)
-        if not readme.is_file() or README_START not in readme.read_text(encoding='utf-8', errors='replace'):
-            raise ConfigError('readme', f'{str(readme)!r} is not a file with a {README_START} ... {README_END} '
-                                        'section to replace')
+    from ..data import load_corpus_time_machine, min_corpus_length
+    s = QUICK if quick else FULL
+    corpus = pathlib.Path(path).resolve()
+    os.close(files.open_regular(corpus, 'corpus'))  # a FIFO or a device would block or never end
+    try:
+        book, _ = load_corpus_time_machine(s.max_tokens, corpus)
+    except (OSError, ValueError) as err:
+        raise ConfigError('corpus', str(err)) from None
+    needed = min_corpus_length(s.batch_size, max(s.grid_steps))
+    if len(book) < needed:
+        raise ConfigError('corpus', f'{str(corpus)!r} has {len(book)} letters; the exercises need {needed}')
+    return corpus
+
+
+def handle(args):
+    """Run the ``exercises`` command; bad input is a ``ConfigError`` naming the option's setting,
+    raised before the first exercise runs or the first file is written."""
+    from . import files
+    from .config import ConfigError
+    out = files.check_directory(args.out, 'out')
     if args.render:
-        if not (out / NUMBERS).is_file():
-            raise ConfigError('out', f'{str(out)!r} has no {NUMBERS} to render from')
-        report = rerender(out)
+        for name in ('quick', 'corpus'):
+            if getattr(args, name):
+                raise ConfigError('render', f'--render trains nothing: drop --{name}')
+    corpus = None if args.corpus is None else _check_corpus(args.corpus, args.quick)
+    if args.readme is not None:
+        files.check_output(args.readme, 'readme', force=True)
+        files.check_splice(args.readme, README_START, README_END, 'readme')
+    if args.render:
+        if not out.is_dir():
+            raise ConfigError('out', f'{str(out)!r} is not a directory with an {NUMBERS} to render from')
+        text, plots = load_report(out)
+        names = (REPORT,) + PLOTS
+    else:
+        names = (REPORT, NUMBERS) + PLOTS
+    if out.is_dir():
+        for name in names:
+            files.check_output(out / name, 'out', force=args.force)
+    if args.render:
+        report = write_report(out, text, plots)
     else:
         report = run(out, quick=args.quick, corpus=corpus)
     if args.readme is not None:

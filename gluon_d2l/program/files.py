@@ -8,6 +8,8 @@
   the temporary is removed and the target is left as it was. The target's name is replaced, never
   written through: a symlink planted at the target is replaced, not followed. :func:`atomic_path`
   serves writers that take a file name rather than a file object.
+- :func:`check_directory`: before any work, an output directory is checked: an existing writable
+  directory, or a missing one whose nearest existing ancestor is a writable directory.
 - :func:`read_regular`: a file a command reads from a run directory or the user names is opened
   without blocking on a FIFO and must be a regular file; a symlink is not followed unless the
   caller asks (``follow=True``, for a file the user names on the command line).
@@ -47,16 +49,18 @@ def _temporary(path, suffix='.tmp'):
     return tempfile.mkstemp(dir=path.absolute().parent, prefix=f'.{stem}-', suffix=suffix)
 
 
-def _probe(path, subject):
-    """Create and remove a private temporary next to ``path``: the directory takes new files (root
-    passes ``os.access`` on a read-only mount or ``/proc``; the file system does not)."""
+def _check_writable(directory, path, subject):
+    """``ConfigError(subject)`` unless a file can be created in ``directory``: permissions do not tell
+    (root passes ``os.access`` on ``/proc``), so a private empty file is created there and removed."""
+    if not os.access(directory, os.W_OK | os.X_OK):
+        raise ConfigError(subject, f'{str(path)!r}: the directory {str(directory)!r} is not writable')
     try:
-        fd, tmp = _temporary(path)
+        fd, probe = tempfile.mkstemp(dir=directory, prefix='.gluon-d2l-probe-')
     except OSError as err:
-        raise ConfigError(subject, f'{str(path)!r}: cannot write in {str(path.absolute().parent)!r}: '
+        raise ConfigError(subject, f'{str(path)!r}: cannot create a file in {str(directory)!r}: '
                                    f'{_strerror(err)}') from None
     os.close(fd)
-    os.unlink(tmp)
+    os.unlink(probe)
 
 
 def check_output(path, subject, force=False, suffixes=None, what='file'):
@@ -80,9 +84,7 @@ def check_output(path, subject, force=False, suffixes=None, what='file'):
     parent = path.absolute().parent
     if not parent.is_dir():
         raise ConfigError(subject, f'{str(path)!r}: no such directory {str(parent)!r}')
-    if not os.access(parent, os.W_OK | os.X_OK):
-        raise ConfigError(subject, f'{str(path)!r}: the directory {str(parent)!r} is not writable')
-    _probe(path, subject)
+    _check_writable(parent, path, subject)
     try:
         info = os.lstat(path)
     except FileNotFoundError:
@@ -95,6 +97,26 @@ def check_output(path, subject, force=False, suffixes=None, what='file'):
         raise ConfigError(subject, f'{str(path)!r} exists and is not a regular file')
     if not force:
         raise ConfigError(subject, f'{str(path)!r} exists; give --force to replace it')
+    return path
+
+
+def check_directory(path, subject):
+    """Check that ``path`` is a directory a command may write into, or may create; write nothing.
+
+    Refused (``ConfigError(subject)``): an empty path, a file or special file at ``path`` or at one
+    of its ancestors, and a directory (or the nearest existing ancestor of a missing one) that is not
+    writable. Returns ``path`` as a ``pathlib.Path``.
+    """
+    if path is None or str(path).strip() == '':
+        raise ConfigError(subject, 'an empty path is not a directory')
+    path = pathlib.Path(path)
+    probe = path.absolute()
+    while not os.path.lexists(probe):
+        probe = probe.parent
+    if not probe.is_dir():
+        where = '' if probe == path.absolute() else f' (its ancestor {str(probe)!r} is not a directory)'
+        raise ConfigError(subject, f'{str(path)!r} is not a directory{where}')
+    _check_writable(probe, path, subject)
     return path
 
 

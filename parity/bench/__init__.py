@@ -19,7 +19,8 @@ import time
 
 import numpy as onp
 
-from gluon_d2l.program import threads
+from gluon_d2l.program import files, threads
+from gluon_d2l.program.config import MAX_HIDDENS, MAX_SIZE, ConfigError
 from gluon_d2l.data import load_data_time_machine  # first: gluon_d2l makes MXNet importable on new NumPy
 from gluon_d2l.models import build_model
 from gluon_d2l.training import make_updater, train_epoch_ch8
@@ -373,7 +374,7 @@ def markdown_table(rows):
 
 def bar_chart(rows, meta, path):
     """Save a horizontal bar chart of the median tokens/s, the min–max range as error bars,
-    the GEMM roofline as a line."""
+    the GEMM roofline as a line; ``path`` is a file name (replaced atomically) or a binary file."""
     import matplotlib
     import matplotlib.ticker
     matplotlib.use('Agg')
@@ -389,8 +390,14 @@ def bar_chart(rows, meta, path):
     ax.invert_yaxis()
     ax.legend(loc='lower right')
     fig.tight_layout()
-    fig.savefig(path, dpi=100)
-    plt.close(fig)
+    try:
+        if isinstance(path, (str, os.PathLike)):
+            with files.atomic_open(path) as f:
+                fig.savefig(f, format='png', dpi=100)
+        else:
+            fig.savefig(path, format='png', dpi=100)
+    finally:
+        plt.close(fig)
 
 
 #: the README section that ``--render`` rewrites lies between these two lines
@@ -458,16 +465,81 @@ def render_markdown(result, json_path='tests/benchmarks/results/bench.json',
 
 
 def render_into(readme, result, json_path):
-    """Replace the marked section of ``readme`` with :func:`render_markdown`."""
-    with open(readme, encoding='utf-8') as f:
-        text = f.read()
-    if RENDER_BEGIN not in text or RENDER_END not in text:
-        raise ValueError(f'{readme} has no section marked {RENDER_BEGIN!r} ... {RENDER_END!r}')
-    head, rest = text.split(RENDER_BEGIN, 1)
-    _, tail = rest.split(RENDER_END, 1)
+    """Replace the marked section of ``readme`` with :func:`render_markdown`, atomically (the marker
+    lines each once and in order, else ``ConfigError('render')``)."""
     body = render_markdown(result, json_path, os.path.splitext(json_path)[0] + '.png')
-    with open(readme, 'w', encoding='utf-8') as f:
-        f.write(f'{head}{RENDER_BEGIN}\n{body}\n{RENDER_END}{tail}')
+    files.splice(readme, RENDER_BEGIN, RENDER_END, body, 'render')
+
+
+MAX_EPOCHS, MAX_REPEATS = 1000, 1000
+MAX_TOKENS = 10000  # the characters a measuring run trains on
+
+#: the numbers of a ``--json`` result that ``--render`` reads: top level, machine, each row
+RESULT_NUMBERS = ('epochs', 'repeats', 'tokens_per_epoch', 'batch_size', 'num_steps', 'hiddens', 'gemm_gflops',
+                  'roofline_tokens_per_sec')
+MACHINE_KEYS = {'cpu': str, 'cores': int, 'cores_usable': int, 'python': str, 'mxnet': str, 'numpy': str,
+                'mxnet_blas': list, 'thread_env': dict, 'loadavg_before': list, 'loadavg_after': list}
+ROW_NUMBERS = ('tokens_per_sec', 'min', 'max', 'vs_chapter', 'vs_best_peer', 'vs_roofline')
+
+
+def _is_number(x):
+    return isinstance(x, (int, float)) and not isinstance(x, bool)
+
+
+def result_problem(result):
+    """What is wrong with ``result`` as the JSON of a measuring ``bench`` run (``None``: nothing)."""
+    if isinstance(result, list):
+        return 'a list (the JSON of --sweep?), not the result of a measuring run'
+    if not isinstance(result, dict):
+        return f'a JSON {type(result).__name__}, not an object'
+    if 'rows' not in result and 'gluon_d2l hybrid' in result:
+        return 'the JSON of --profile, not the result of a measuring run'
+    missing = [k for k in ('rows', 'machine') + RESULT_NUMBERS if k not in result]
+    if missing:
+        return f'no {", ".join(missing)}'
+    wrong = [k for k in RESULT_NUMBERS if not _is_number(result[k])]
+    if wrong or not (isinstance(result['rows'], list) and isinstance(result['machine'], dict)):
+        return f'not numbers: {", ".join(wrong)}' if wrong else 'rows must be a list and machine an object'
+    for key, kind in MACHINE_KEYS.items():
+        if not isinstance(result['machine'].get(key), kind) or isinstance(result['machine'].get(key), bool):
+            return f'machine.{key} must be a {kind.__name__}'
+    if result['machine']['cores_usable'] < 1:
+        return 'machine.cores_usable must be positive'
+    if len(result['machine']['loadavg_before']) < 1 or len(result['machine']['loadavg_after']) < 1 or \
+            not all(_is_number(x) for x in result['machine']['loadavg_before'] + result['machine']['loadavg_after']):
+        return 'machine.loadavg_before and machine.loadavg_after must be lists of numbers'
+    if not isinstance(result['machine'].get('peers', {}), dict) or \
+            not all(isinstance(v, dict) for v in result['machine'].get('peers', {}).values()):
+        return 'machine.peers must map each framework to an object'
+    for i, row in enumerate(result['rows']):
+        if not isinstance(row, dict) or not isinstance(row.get('variant'), str):
+            return f'rows[{i}] has no variant name'
+        wrong = [k for k in ROW_NUMBERS if not _is_number(row.get(k))]
+        if wrong:
+            return f'rows[{i}] ({row["variant"]}): not numbers: {", ".join(wrong)}'
+    names = [r['variant'] for r in result['rows']]
+    if 'gluon_d2l hybrid' not in names:
+        return 'no row for gluon_d2l hybrid'
+    if not isinstance(result.get('command', ''), str) or \
+            not isinstance(result['machine'].get('thread_defaults_by_gluon_d2l', {}), dict):
+        return 'command must be a string and machine.thread_defaults_by_gluon_d2l an object'
+    try:  # what the checks above miss, the rendering itself finds
+        render_markdown(result)
+    except (KeyError, TypeError, ValueError, AttributeError, IndexError, ZeroDivisionError) as err:
+        return f'{type(err).__name__}: {err}'
+    return None
+
+
+def load_result(path):
+    """The ``--json`` result at ``path``, checked; ``ConfigError('json')`` naming the file otherwise."""
+    try:
+        result = json.loads(files.read_text(path, 'json'))
+    except json.JSONDecodeError as err:
+        raise ConfigError('json', f'{path!r} is not JSON ({err})') from None
+    problem = result_problem(result)
+    if problem:
+        raise ConfigError('json', f'{path!r} is not the result of a measuring gluon-d2l bench run: {problem}')
+    return result
 
 
 def register(subparsers):
@@ -475,47 +547,81 @@ def register(subparsers):
     p = subparsers.add_parser('bench', help='training throughput of every RNN variant and its peers',
                               description="Measure tokens/s of the d2l chapter's MXNet loop, each gluon_d2l model "
                                           'and the PyTorch/TensorFlow/JAX references (each in its own process), '
-                                          'in interleaved rounds, against a GEMM roofline.')
-    p.add_argument('--epochs', type=int, default=3, help='timed epochs per variant and round (3)')
-    p.add_argument('--repeats', type=int, default=5, help='interleaved rounds; the table shows their median (5)')
+                                          'in interleaved rounds, against a GEMM roofline. It writes only the '
+                                          'files named by --json and --png (and, with --render, the marked '
+                                          'section of MARKDOWN): an existing --json or --png file is refused '
+                                          'unless --force, and every option and path is checked before anything '
+                                          'is measured. Files are replaced whole or not at all (a temporary file, '
+                                          'then renamed).')
+    p.add_argument('--epochs', type=int, default=None, help=f'timed epochs per variant and round, 1 to {MAX_EPOCHS} '
+                                                            '(3)')
+    p.add_argument('--repeats', type=int, default=None,
+                   help=f'interleaved rounds, 1 to {MAX_REPEATS}; the table shows their median (5)')
     p.add_argument('--quick', action='store_true',
                    help='a short run: 1 epoch, 3 rounds (about 100 s with every peer on 2 cores)')
-    p.add_argument('--hiddens', type=int, default=512, help='hidden units (512)')
+    p.add_argument('--hiddens', type=int, default=512, help=f'hidden units, 1 to {MAX_HIDDENS} (512)')
     p.add_argument('--batch-size', dest='batch_size', type=int, default=32, help='batch size (32)')
-    p.add_argument('--num-steps', dest='num_steps', type=int, default=35, help='time steps (35)')
+    p.add_argument('--num-steps', dest='num_steps', type=int, default=35,
+                   help=f'time steps (35); batch size x steps must fit the first {MAX_TOKENS} characters')
     p.add_argument('--no-peers', dest='no_peers', action='store_true', help='skip PyTorch/TensorFlow/JAX')
-    p.add_argument('--sweep', action='store_true',
-                   help='instead: tokens/s and RSS of the hybrid model vs hiddens, batch size and steps')
-    p.add_argument('--profile', action='store_true',
-                   help="instead: MXNet's profiler over 2 epochs of each gluon_d2l model, milliseconds per "
-                        'step for each operator (where the time goes)')
-    p.add_argument('--json', help='write the results as JSON here (with --render: read them from here)')
-    p.add_argument('--png', help='write a bar chart here')
-    p.add_argument('--render', metavar='MARKDOWN',
-                   help='measure nothing: rewrite the marked benchmark section of MARKDOWN (e.g. README.md) '
-                        'from the --json file (and redraw --png)')
+    mode = p.add_mutually_exclusive_group()
+    mode.add_argument('--sweep', action='store_true',
+                      help='instead: tokens/s and RSS of the hybrid model vs hiddens, batch size and steps')
+    mode.add_argument('--profile', action='store_true',
+                      help="instead: MXNet's profiler over 2 epochs of each gluon_d2l model, milliseconds per "
+                           'step for each operator (where the time goes)')
+    mode.add_argument('--render', metavar='MARKDOWN',
+                      help='measure nothing: rewrite the section of MARKDOWN (e.g. README.md) between its marker '
+                           'lines (each once, in order) from the --json file, and redraw --png')
+    p.add_argument('--json', metavar='FILE',
+                   help='write the results as JSON to this new file (with --render: read them from here)')
+    p.add_argument('--png', metavar='FILE.png', help='write a bar chart to this new .png file')
+    p.add_argument('--force', action='store_true', help='replace an existing --json or --png file')
     p.set_defaults(handler=run, thread_defaults=True)
 
 
 def _check(args):
-    """One line naming the option, before anything is measured."""
-    for name in ('epochs', 'hiddens', 'batch_size', 'num_steps', 'repeats'):
-        if not 1 <= getattr(args, name) <= 1 << 14:
-            return f"--{name.replace('_', '-')}: expected 1 to {1 << 14}, got {getattr(args, name)}"
-    for name in ('json', 'png'):
-        path = getattr(args, name)
-        if path is not None and not os.path.isdir(os.path.dirname(os.path.abspath(path))):
-            return f'--{name}: {path!r}: no such directory'
-    if args.render is not None:
-        if args.json is None or not os.path.isfile(args.json):
-            return f'--render: needs --json naming an existing result file, got {args.json!r}'
-        if not os.path.isfile(args.render):
-            return f'--render: {args.render!r}: no such file'
-        with open(args.render, encoding='utf-8') as f:
-            text = f.read()
-        if RENDER_BEGIN not in text or RENDER_END not in text:
-            return f'--render: {args.render} has no section marked {RENDER_BEGIN!r} ... {RENDER_END!r}'
-    return None
+    """Check every option and path before anything is measured or written (``ConfigError`` naming the
+    option); return the result to render (``--render``) or ``None``."""
+    from gluon_d2l.data import min_corpus_length
+    if args.quick:
+        for name in ('epochs', 'repeats'):
+            if getattr(args, name) is not None:
+                raise ConfigError('quick', f'--quick sets 1 epoch and 3 rounds: drop --{name}')
+    args.epochs = 3 if args.epochs is None else args.epochs
+    args.repeats = 5 if args.repeats is None else args.repeats
+    for name, high in (('epochs', MAX_EPOCHS), ('repeats', MAX_REPEATS), ('hiddens', MAX_HIDDENS),
+                       ('batch_size', MAX_SIZE), ('num_steps', MAX_SIZE)):
+        if not 1 <= getattr(args, name) <= high:
+            raise ConfigError(name, f'expected 1 to {high}, got {getattr(args, name)}')
+    if args.sweep or args.profile or args.render is not None:
+        mode = '--sweep' if args.sweep else '--profile' if args.profile else '--render'
+        given = [f'--{k.replace("_", "-")}' for k, d in (('hiddens', 512), ('batch_size', 32), ('num_steps', 35))
+                 if getattr(args, k) != d] + (['--no-peers'] if args.no_peers else []) + \
+            (['--quick'] if args.quick else [])
+        if given:
+            raise ConfigError(given[0][2:], f'{mode} uses its own settings: drop {given[0]}')
+    elif min_corpus_length(args.batch_size, args.num_steps) > MAX_TOKENS:
+        raise ConfigError('batch_size', f'{args.batch_size} x {args.num_steps} steps needs '
+                                        f'{min_corpus_length(args.batch_size, args.num_steps)} characters; a run '
+                                        f'trains on {MAX_TOKENS}')
+    if args.png is not None and (args.sweep or args.profile):
+        raise ConfigError('png', f'--{"sweep" if args.sweep else "profile"} draws no chart: drop --png')
+    if args.png is not None:
+        files.check_output(args.png, 'png', force=args.force, suffixes=('.png',))
+    if args.render is None:
+        if args.json is not None:
+            files.check_output(args.json, 'json', force=args.force)
+        return None
+    if args.json is None:
+        raise ConfigError('render', 'needs --json naming the result file to render')
+    files.check_output(args.render, 'render', force=True)
+    files.check_splice(args.render, RENDER_BEGIN, RENDER_END, 'render')
+    result = load_result(args.json)
+    if args.png is not None and os.path.abspath(args.png) in (os.path.abspath(args.render),
+                                                              os.path.abspath(args.json)):
+        raise ConfigError('png', f'{args.png!r} is also the file --render or --json names')
+    return result
 
 
 def _command_line(args):
@@ -529,32 +635,41 @@ def _command_line(args):
     return f'{env} {" ".join(parts)}'.strip()
 
 
+def _render(args, result):
+    """``--render``: the chart (in memory) and the section, both made before either file is written."""
+    import io
+    json_path = os.path.relpath(args.json, os.path.dirname(os.path.abspath(args.render)))
+    body = render_markdown(result, json_path, os.path.splitext(json_path)[0] + '.png')
+    chart = None
+    if args.png:
+        chart = io.BytesIO()
+        bar_chart(result['rows'], result, chart)
+    files.splice(args.render, RENDER_BEGIN, RENDER_END, body, 'render')
+    if chart is not None:
+        files.atomic_write(args.png, chart.getvalue())
+    print(f'bench: {args.render}: benchmark section rewritten from {args.json}')
+    return 0
+
+
+def _write_json(path, data):
+    files.atomic_write(path, json.dumps(data, indent=2))
+
+
 def run(args):
     """The ``bench`` subcommand: print the table, optionally write JSON and a PNG, or render."""
-    problem = _check(args)
-    if problem:
-        print(f'gluon-d2l bench: error: {problem}', file=sys.stderr)
-        return 2
+    result = _check(args)
     if args.render is not None:
-        with open(args.json, encoding='utf-8') as f:
-            result = json.load(f)
-        render_into(args.render, result, os.path.relpath(args.json, os.path.dirname(os.path.abspath(args.render))))
-        if args.png:
-            bar_chart(result['rows'], result, args.png)
-        print(f'bench: {args.render}: benchmark section rewritten from {args.json}')
-        return 0
+        return _render(args, result)
     if args.profile:
         result = profile()
         print_profile(result)
         if args.json:
-            with open(args.json, 'w') as f:
-                json.dump(dict(result, machine=machine(), command='gluon-d2l bench --profile'), f, indent=2)
+            _write_json(args.json, dict(result, machine=machine(), command='gluon-d2l bench --profile'))
         return 0
     if args.sweep:
         rows = sweep()
         if args.json:
-            with open(args.json, 'w') as f:
-                json.dump(rows, f, indent=2)
+            _write_json(args.json, rows)
         return 0
     epochs, repeats = (1, 3) if args.quick else (args.epochs, args.repeats)
     rows, meta = measure(epochs=epochs, hiddens=args.hiddens, batch_size=args.batch_size,
@@ -563,9 +678,8 @@ def run(args):
     print(f"float32 GEMM {meta['gemm_gflops']:.1f} GFLOP/s -> roofline "
           f"{meta['roofline_tokens_per_sec']:.0f} tokens/s")
     print(markdown_table(rows))
-    if args.json:
-        with open(args.json, 'w') as f:
-            json.dump(dict(meta, rows=rows), f, indent=2)
     if args.png:
         bar_chart(rows, meta, args.png)
+    if args.json:
+        _write_json(args.json, dict(meta, rows=rows))
     return 0

@@ -1,0 +1,116 @@
+"""``gluon-d2l parity``: every bad option or path is one line naming the option, before any case
+runs (so these hold without a reference framework installed); outputs need ``--force``."""
+import json
+import os
+
+import pytest
+
+from cli_support import check_error_path, exit_status, parity_result
+from gluon_d2l.program import files
+from parity import cli as parity_cli
+
+
+def _sandbox(box, run):
+    (box / 'mine.json').write_text('{"my": "results"}')
+    (box / 'mine.md').write_text('# my notes\n')
+    (box / 'dir').mkdir()
+    os.mkfifo(box / 'fifo.json')
+    os.symlink(box / 'mine.json', box / 'link.json')
+    (box / 'run.json').write_text(json.dumps(parity_result()))
+    return {}
+
+
+def _include(payload):
+    def setup(box, run):
+        _sandbox(box, run)
+        (box / 'other.json').write_bytes(payload if isinstance(payload, bytes) else json.dumps(payload).encode())
+        return {}
+    return setup
+
+
+def _huge_include(box, run):
+    _sandbox(box, run)
+    with open(box / 'other.json', 'wb') as f:
+        f.truncate(parity_cli.MAX_INCLUDE + 1)  # sparse: no disk used
+    return {}
+
+
+def _bad_result(**changes):
+    run = parity_result()
+    run['results'][0].update(changes)
+    return run
+
+
+MD = ['parity', '--markdown', '{box}/report.md']
+
+
+def case_id(i, argv):
+    return f'{i:02d} ' + ' '.join(argv[1:])
+
+
+# (argv with {names} for the sandbox's paths, the option named, sandbox set-up)
+ERRORS = [
+    (['parity', '--frameworks', 'caffe'], '--frameworks', _sandbox),
+    (['parity', '--frameworks', 'torch,caffe'], '--frameworks', _sandbox),
+    (['parity', '--frameworks', ','], '--frameworks', _sandbox),
+    (['parity', '--frameworks', ''], '--frameworks', _sandbox),
+    (['parity', '--dtype', 'float16'], '--dtype', _sandbox),
+    (['parity', '--cases', 'no_such_case'], '--cases', _sandbox),
+    (['parity', '--cases', ' , '], '--cases', _sandbox),
+    (['parity', '--json', '{box}/mine.json'], '--json', _sandbox),
+    (['parity', '--json', '{box}/link.json'], '--json', _sandbox),
+    (['parity', '--json', '{box}/dir'], '--json', _sandbox),
+    (['parity', '--json', '{box}/fifo.json', '--force'], '--json', _sandbox),
+    (['parity', '--json', '{box}/missing/dir/x.json'], '--json', _sandbox),
+    (['parity', '--json', '/proc/parity.json'], '--json', _sandbox),
+    (['parity', '--markdown', '{box}/missing/dir/x.md'], '--markdown', _sandbox),
+    (['parity', '--markdown', '{box}/mine.md'], '--markdown', _sandbox),
+    (['parity', '--markdown', ''], '--markdown', _sandbox),
+    (['parity', '--json', '{box}/same', '--markdown', '{box}/same'], '--markdown', _sandbox),
+    (['parity', '--include', '{box}/run.json'], '--include', _sandbox),  # nothing to include it in
+    (MD + ['--include', '{box}/nosuch.json'], '--include', _sandbox),
+    (MD + ['--include', '{box}/fifo.json'], '--include', _sandbox),
+    (MD + ['--include', '{box}/dir'], '--include', _sandbox),
+    (MD + ['--include', '{box}/link.json'], '--include', _sandbox),
+    (MD + ['--include', '{box}/run.json', '--include', '{box}/other.json'], '--include', _include(b'')),
+    (MD + ['--include', '{box}/other.json'], '--include', _include(b'{"mode": ')),
+    (MD + ['--include', '{box}/other.json'], '--include', _include(b'\xff\xfe{}')),
+    (MD + ['--include', '{box}/other.json'], '--include', _huge_include),
+    (MD + ['--include', '{box}/other.json'], '--include', _include([])),
+    (MD + ['--include', '{box}/other.json'], '--include', _include({'rows': []})),
+    (MD + ['--include', '{box}/other.json'], '--include', _include(dict(parity_result(), results={}))),
+    (MD + ['--include', '{box}/other.json'], '--include', _include(_bad_result(abs_err='large'))),
+    (MD + ['--include', '{box}/other.json'], '--include', _include(_bad_result(status=None))),
+    (MD + ['--include', '{box}/mine.json'], '--include', _sandbox),
+    (['parity', '--json', '{box}/ünï cödé/r.json'], '--json', _sandbox),
+]
+
+
+@pytest.mark.parametrize('argv, option, setup', ERRORS, ids=[case_id(i, a) for i, (a, _, _) in enumerate(ERRORS)])
+def test_bad_parity_input_is_one_line_naming_the_option_and_changes_nothing(argv, option, setup, tmp_path,
+                                                                            monkeypatch, capsys):
+    check_error_path(argv, option, setup, None, tmp_path / 'box', monkeypatch, capsys)
+
+
+def test_the_table_check_catches_an_output_that_is_not_checked_first(tmp_path, monkeypatch, capsys):
+    """Meta-test: with the output check planted away, the existing --json case must fail the check
+    (the run goes on to the framework check and ends with status 1)."""
+    with monkeypatch.context() as planted:
+        planted.setattr(files, 'check_output', lambda *args, **kwargs: None)
+        with pytest.raises(AssertionError):
+            check_error_path(['parity', '--json', '{box}/mine.json'], '--json', _sandbox, None, tmp_path / 'a',
+                             planted, capsys)
+
+
+def test_python_m_parity_reports_bad_input_the_same_way(tmp_path, capsys):
+    (tmp_path / 'mine.md').write_text('# my notes\n')
+    assert parity_cli.main(['--markdown', str(tmp_path / 'mine.md')]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith('gluon-d2l: error: --markdown:') and 'mine.md' in err and '--force' in err
+    assert len(err.splitlines()) == 1 and (tmp_path / 'mine.md').read_text() == '# my notes\n'
+
+
+def test_help_says_what_parity_writes_and_the_force_rule(capsys):
+    assert exit_status(['parity', '--help']) == 0
+    text = ' '.join(capsys.readouterr().out.split())
+    assert '--force' in text and 'an existing one is refused unless --force' in text
