@@ -299,6 +299,8 @@ def test_a_diverging_run_ends_with_json_metrics_and_reports_skipped_steps(tmp_pa
     skipped = sum(r['skipped_steps'] for r in rows)
     assert skipped > 0 and any(r['perplexity'] is None for r in rows), rows
     assert f'{skipped} steps were skipped' in done.stderr and 'steps skipped (non-finite gradient)' in done.stderr
+    sampled = gluon_d2l('predict', '--run', str(tmp_path / 'run'), '--temperature', '1', '--seed', '3')
+    assert sampled.returncode == 0 and sampled.stdout.startswith('time traveller'), sampled.stderr
     big = gluon_d2l('train', '--lr', '1000', '--epochs', '1', '--out', str(tmp_path / 'big'), *SMALL)
     assert big.returncode == 0 and 'Traceback' not in big.stderr, big.stderr
     strict_rows(tmp_path / 'big' / 'metrics.jsonl')
@@ -406,3 +408,35 @@ def test_a_full_disk_while_training_is_one_line_and_leaves_no_partial_file(tmp_p
     leftovers = [p.name for p in out.rglob('*') if p.name.startswith('.') and p.name != '.gluon-d2l-run']
     assert leftovers == [] and not (out / 'params.npz').exists()
     assert (out / 'perplexity.png').read_bytes()[:4] == b'\x89PNG'
+
+
+def test_a_run_on_a_relative_corpus_resumes_from_another_directory_and_records_its_sha1(tmp_path):
+    import hashlib
+    (tmp_path / 'data').mkdir()
+    corpus = tmp_path / 'data' / 'zen.txt'
+    corpus.write_text('Bob bakes bread; Ada adds data. ' * 80, encoding='utf-8')
+    train = subprocess.run([sys.executable, '-m', 'gluon_d2l', 'train', '--corpus', 'data/zen.txt', '--out', 'run',
+                            '--epochs', '1', *SMALL], cwd=tmp_path, capture_output=True, text=True, timeout=300,
+                           env=dict(os.environ, PYTHONWARNINGS='ignore', PYTHONPATH=os.pathsep.join(sys.path)))
+    assert train.returncode == 0, train.stderr
+    config = json.loads((tmp_path / 'run' / 'config.json').read_text())
+    assert config['corpus'] == str(corpus)
+    assert config['corpus_sha1'] == hashlib.sha1(corpus.read_bytes()).hexdigest()
+    resumed = gluon_d2l('train', '--resume', str(tmp_path / 'run'), '--epochs', '2')
+    assert resumed.returncode == 0, resumed.stderr
+    corpus.write_text('Bob bakes bread; Ada adds data! ' * 80, encoding='utf-8')
+    changed = gluon_d2l('train', '--resume', str(tmp_path / 'run'), '--epochs', '3')
+    assert changed.returncode == 2
+    assert changed.stderr.startswith('gluon-d2l: error: --resume: ') and str(corpus) in changed.stderr, changed.stderr
+
+
+def test_a_thread_variable_mxnet_would_abort_on_is_named_by_the_library_and_the_program():
+    env = dict(os.environ, OMP_NUM_THREADS='abc')
+    code = ('import gluon_d2l\ntry:\n    gluon_d2l.Vocab\nexcept ImportError as err:\n    print(err)')
+    library = subprocess.run([sys.executable, '-c', code], env=env, capture_output=True, text=True, timeout=120)
+    assert library.returncode == 0, library.stderr
+    assert "OMP_NUM_THREADS='abc'" in library.stdout
+    program = subprocess.run([sys.executable, '-m', 'gluon_d2l', 'predict', '--run', 'x'], env=env,
+                             capture_output=True, text=True, timeout=120)
+    assert program.returncode == 2
+    assert program.stderr.startswith("gluon-d2l: error: OMP_NUM_THREADS: OMP_NUM_THREADS='abc'"), program.stderr

@@ -287,3 +287,12 @@ def test_loader_batches_are_checked_without_a_device_to_host_copy(corpus_dir, mo
     check_token_batch(user, len(vocab))  # an array the loader did not build is copied and checked
     with pytest.raises(ValueError, match='outside the vocabulary'):
         check_token_batch(np.array([[0, len(vocab)]], dtype='int32'), len(vocab))
+
+
+def test_sampling_takes_the_limit_of_infinite_logits_and_refuses_nan_ones():
+    from gluon_d2l.training import _sampling_probabilities
+    onp.testing.assert_allclose(_sampling_probabilities(onp.array([0.0, onp.log(3.0)]), 1.0), [0.25, 0.75])
+    onp.testing.assert_array_equal(_sampling_probabilities(onp.array([1.0, onp.inf, -onp.inf, onp.inf]), 0.5),
+                                   [0, 0.5, 0, 0.5])
+    with pytest.raises(ValueError, match='NaN'):
+        _sampling_probabilities(onp.array([1.0, onp.nan]), 1.0)

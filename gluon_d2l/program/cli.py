@@ -103,7 +103,11 @@ def _add_train(sub):
     p = sub.add_parser('train', help='train the char-level RNN language model',
                        description='Train a character-level RNN on The Time Machine (or --corpus) and print '
                                    'the d2l chapter\'s summary: perplexity, tokens/sec and the continuation of '
-                                   'each prefix. Defaults are the d2l chapter\'s settings.')
+                                   'each prefix. Defaults are the d2l chapter\'s settings. Writes only inside '
+                                   'the run directory (--out: a new or empty directory, never an existing one; '
+                                   '--resume: the run\'s own): config.json (with the corpus\'s absolute path '
+                                   'and SHA-1), vocab.json, metrics.jsonl, history.jsonl, perplexity.png, '
+                                   'checkpoints/, and at the end params.npz and samples.json, each file whole.')
     defaults = TrainConfig()
     for name in TrainConfig.options():
         kind = type(getattr(defaults, name))
@@ -122,7 +126,8 @@ def _add_train(sub):
 def _add_predict(sub):
     from .jobs import MAX_PREDS
     p = sub.add_parser('predict', help='generate text with a trained run',
-                       description='Continue each prefix with the model saved in a run directory.')
+                       description='Continue each prefix with the model saved in a run directory and print '
+                                   'the texts. Reads the run\'s files (regular files only); writes nothing.')
     p.add_argument('--run', required=True, metavar='DIR', help='run directory written by train')
     p.add_argument('--prefix', action='append', metavar='TEXT',
                    help='text to continue (repeatable; default: the first prefix train sampled)')
@@ -140,7 +145,9 @@ def _add_launch(sub):
                        description='Start a scheduler, SERVERS parameter servers and WORKERS workers on the '
                                    'loopback address, each worker running the gluon-d2l command after "--" '
                                    '(e.g. "train --kvstore dist_sync ..."). Output is prefixed by role; the '
-                                   'first failure, --timeout, Ctrl-C or SIGTERM stops every process.')
+                                   'first failure, --timeout, Ctrl-C or SIGTERM stops every process. The workers\' '
+                                   'command is checked before anything starts; the job\'s worker of rank 0 '
+                                   'writes its --out, as train does.')
     p.add_argument('-n', '--workers', type=_number(int), required=True, help='number of workers (1 to 64)')
     p.add_argument('-s', '--servers', type=_number(int), default=1, help='number of servers (1 to 64; 1)')
     p.add_argument('--timeout', type=_number(float), default=3600, help='seconds before the job is stopped (3600)')
