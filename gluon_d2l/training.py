@@ -317,8 +317,7 @@ def train_epoch_ch8(net, train_iter, loss, updater, device, use_random_iter, the
     """
     devices = _devices(device)
     _check_net(net)
-    if not hasattr(train_iter, '__iter__'):
-        raise TypeError(f'train_iter must be an iterable of (X, Y) minibatches, got {type(train_iter).__name__}')
+    _check_train_iter(train_iter)
     check_callable('loss', loss)
     check_callable('updater', updater)
     use_random_iter = check_bool('use_random_iter', use_random_iter)
@@ -403,6 +402,11 @@ def perplexity(mean_loss):
         return math.inf
 
 
+def _check_train_iter(train_iter):
+    if not hasattr(train_iter, '__iter__'):
+        raise TypeError(f'train_iter must be an iterable of (X, Y) minibatches, got {type(train_iter).__name__}')
+
+
 def _sampling_probabilities(logits, temperature):
     """``softmax(logits / temperature)`` in float64; with infinite logits, its limit (the +inf ones
     equally likely). NaN logits (a diverged model) are a ``ValueError``."""
@@ -478,8 +482,7 @@ def train_ch8(net, train_iter, vocab, lr, num_epochs, device, use_random_iter=Fa
     num_epochs = check_positive_int('num_epochs', num_epochs)
     devices = _devices(device)
     _check_net(net)
-    if not hasattr(train_iter, '__iter__'):
-        raise TypeError(f'train_iter must be an iterable of (X, Y) minibatches, got {type(train_iter).__name__}')
+    _check_train_iter(train_iter)
     check_vocab('vocab', vocab)
     check_positive_number('lr', lr)
     use_random_iter = check_bool('use_random_iter', use_random_iter)

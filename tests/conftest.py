@@ -23,6 +23,9 @@ from mxnet import npx  # noqa: E402
 npx.set_np()
 
 
+# the tables' check lives in a helper module: rewrite its asserts so a failure says what differed
+pytest.register_assert_rewrite('cli_support')
+
 settings.register_profile('ci', derandomize=True, deadline=None, max_examples=25, print_blob=True,
                           suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile('dev', deadline=None, max_examples=50)

@@ -3,6 +3,7 @@ import json
 
 import pytest
 
+from cli_support import bench_result
 from parity import bench
 
 
@@ -32,33 +33,15 @@ def test_variants_are_timed_in_interleaved_rounds_after_one_warm_up_each(fake_va
     assert all(info['core'] for info in about['openblas'].values())
 
 
-def _result():
-    def row(name, speed, spread=1000):
-        return dict(variant=name, tokens_per_sec=speed, min=speed - spread, max=speed + spread,
-                    samples=[speed - spread, speed, speed + spread], rss_mib=None)
-    rows = [row(bench.CHAPTER_VARIANT, 20000), row('gluon_d2l hybrid', 70000), row('gluon_d2l concise', 90000),
-            row('gluon_d2l concise (before: host read per step)', 95000), row('torch nn.RNN', 75000)]
-    roofline = 100000
-    for r in rows:
-        r.update(vs_chapter=r['tokens_per_sec'] / 20000, vs_best_peer=r['tokens_per_sec'] / 75000,
-                 vs_roofline=r['tokens_per_sec'] / roofline)
-    machine = dict(cpu='Test CPU', cores=2, cores_usable=2, python='3.11', mxnet='1.9.1', numpy='1.23.5',
-                   mxnet_blas=['BLAS_OPEN', 'MKLDNN'], thread_env={'OMP_NUM_THREADS': '2'},
-                   loadavg_before=[0.1, 0, 0], loadavg_after=[1.9, 0, 0], peers={'torch': {'version': '2.13.0'}})
-    return dict(rows=rows, machine=machine, epochs=3, repeats=5, tokens_per_epoch=8960, batch_size=32,
-                num_steps=35, hiddens=512, gemm_gflops=200.0, roofline_tokens_per_sec=roofline,
-                command='OMP_NUM_THREADS=2 gluon-d2l bench --epochs 3 --repeats 5')
-
-
 def test_the_targets_are_judged_from_the_medians_and_skip_the_before_rows():
-    verdicts = bench.targets(_result()['rows'])
+    verdicts = bench.targets(bench_result()['rows'])
     assert [ok for _, ok in verdicts] == [True, True, True, False]  # 1.20x peer, 0.90 roofline, 3.5x, 0.93x
     assert 'gluon_d2l concise' in verdicts[0][0] and '(before' not in verdicts[0][0]
 
 
 def test_render_rewrites_only_the_marked_section(tmp_path, capsys):
     readme, result = tmp_path / 'README.md', tmp_path / 'bench.json'
-    result.write_text(json.dumps(_result()))
+    result.write_text(json.dumps(bench_result()))
     marked = f'{bench.RENDER_BEGIN}\nstale 123456\n{bench.RENDER_END}'
     readme.write_text(f'# Title\n\nkept above\n\n{marked}\n\nkept below\n')
     args = ['bench', '--render', str(readme), '--json', str(result)]
@@ -75,7 +58,7 @@ def test_render_rewrites_only_the_marked_section(tmp_path, capsys):
 
 def test_render_refuses_a_file_without_the_markers_in_one_line(tmp_path, capsys):
     readme, result = tmp_path / 'README.md', tmp_path / 'bench.json'
-    result.write_text(json.dumps(_result()))
+    result.write_text(json.dumps(bench_result()))
     readme.write_text('no markers here\n')
     from gluon_d2l.program import cli
     assert cli.main(['bench', '--render', str(readme), '--json', str(result)]) == 2
@@ -105,7 +88,7 @@ def test_ratios_are_paired_within_rounds_so_drift_between_rounds_cancels():
 
 
 def test_a_busy_machine_is_told_by_the_load_before_the_run_not_the_benchmarks_own():
-    result = _result()  # load average 0.1 before, 1.9 after (the benchmark's own threads)
+    result = bench_result()  # load average 0.1 before, 1.9 after (the benchmark's own threads)
     assert 'was busy' not in bench.render_markdown(result)
     result['machine']['loadavg_before'] = [1.5, 0, 0]
     assert '**The machine was busy** (load average 0.8 per usable core before the run)' in bench.render_markdown(result)

@@ -193,7 +193,7 @@ ERRORS = [
     (TRAIN + ['--out', '{box}/r'], 'OMP_NUM_THREADS', _environ(OMP_NUM_THREADS='abc')),
     (TRAIN + ['--out', '{box}/r'], 'OMP_NUM_THREADS', _environ(OMP_NUM_THREADS='4,2')),
     (TRAIN + ['--out', '{box}/r'], 'MXNET_OMP_MAX_THREADS', _environ(MXNET_OMP_MAX_THREADS='-5')),
-    (['predict', '--run', '{run}'], 'MXNET_CPU_WORKER_NTHREADS', _environ(MXNET_CPU_WORKER_NTHREADS='0')),
+    (['predict', '--run', '{box}'], 'MXNET_CPU_WORKER_NTHREADS', _environ(MXNET_CPU_WORKER_NTHREADS='0')),
     (TRAIN + ['--out', '{box}/r'], 'GLUON_D2L_DATA', _environ(GLUON_D2L_DATA='/nonexistent/data')),
     (TRAIN + ['--out', '{box}/r'], 'GLUON_D2L_DATA', _environ(GLUON_D2L_DATA='')),
     (['train', '--resume', '{run}', '--epochs', '5'], '--resume', _special_in_run('history.jsonl', 'symlink')),

@@ -70,6 +70,7 @@ def test_explicit_path_must_exist(tmp_path):
 
 def test_lookup_goes_env_then_cache_then_download(tmp_path, monkeypatch, corpus_dir):
     monkeypatch.setenv('XDG_CACHE_HOME', str(tmp_path / 'cache'))
+    (tmp_path / 'empty').mkdir()
     monkeypatch.setenv(d2l.DATA_ENV, str(tmp_path / 'empty'))
     payload = (corpus_dir / 'timemachine.txt').read_bytes()
     calls = []

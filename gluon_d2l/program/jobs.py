@@ -340,13 +340,11 @@ def load_trained(run_dir, device='cpu'):
                       activation=config.activation)
     final = run.path / checkpoints.PARAMS_FILE
     try:
-        if final.exists():
+        if os.path.lexists(final):
             checkpoints.load_params(net, final)
         elif run.load_checkpoint(net, None) is None:
             raise ConfigError('run', f'{str(run_dir)!r} has no trained parameters yet')
-    except ConfigError:
-        raise
-    except ValueError as err:
+    except ValueError as err:  # a ConfigError of the parameter file too: the run's option names it
         raise ConfigError('run', str(err)) from None
     return net, vocab, devices[0], run
 

@@ -41,12 +41,6 @@ TEMP_PREFIX = '.tmp-'
 KEEP = 2
 
 
-def _file_mode():
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask
-
-
 class RunDirError(ConfigError):
     """A run directory that cannot be used as asked (subject ``run``: the option that named it)."""
 
@@ -159,6 +153,7 @@ class RunDir:
             return cls(path)
         run = cls(path, cls._lock(path, create=False))
         try:
+            run._check_logs()
             run._write_marker()
             run._clean_temporaries()
         except BaseException:
@@ -186,6 +181,12 @@ class RunDir:
         payload = f'{MARKER_HEADER}\nwriter pid {os.getpid()}\n'.encode()
         os.ftruncate(self._lock_fd, 0)
         os.pwrite(self._lock_fd, payload, 0)
+
+    def _check_logs(self):
+        """Refuse, before anything is written, logs that an append would not write as the run's own file."""
+        for name in (METRICS, HISTORY):
+            if os.path.lexists(self.path / name):
+                self._append(name, None)
 
     def _clean_temporaries(self):
         """Remove what an earlier writer of this run left half-written (its own names only)."""
@@ -282,9 +283,11 @@ class RunDir:
         self.write_bytes(METRICS, ''.join(json.dumps(row, allow_nan=False) + '\n' for row in rows).encode())
 
     def _append(self, name, row):
+        """Append ``row`` as one JSON line (``None``: only check that ``name`` is the run's own file)."""
         try:
             with files.open_append(self.path / name, 'run') as f:
-                f.write(json.dumps(row, allow_nan=False) + '\n')
+                if row is not None:
+                    f.write(json.dumps(row, allow_nan=False) + '\n')
         except ConfigError as err:
             raise RunDirError(str(err)) from None
 
