@@ -1,4 +1,5 @@
-"""Everything is in setup.cfg; this file only adds the import hook's .pth file to the wheel and the sdist."""
+"""Everything is in setup.cfg; this file only adds the import hook's .pth file to the wheel, the sdist and an
+editable install."""
 import os
 import shutil
 
@@ -35,4 +36,26 @@ class SdistWithHook(sdist):
         super().make_distribution()
 
 
-setup(cmdclass={'build_py': BuildWithHook, 'sdist': SdistWithHook})
+try:
+    from setuptools.command.editable_wheel import editable_wheel
+except ImportError:  # setuptools < 64 builds editable installs another way (setup.py develop)
+    editable_wheel = None
+
+
+if editable_wheel is not None:
+    class EditableWithHook(editable_wheel):
+        """Puts ``gluon_d2l_hook.pth`` into the editable wheel (``pip install -e .``, ``uv pip install -e .``)
+        next to setuptools' own ``.pth``, so ``import mxnet`` first works from a checkout too.
+
+        ``_install_namespaces`` is the step that writes into the editable wheel's top directory; on a
+        setuptools that does not call it the hook is simply missing (tests/test_install.py checks it).
+        """
+
+        def _install_namespaces(self, installation_dir, pth_prefix):
+            super()._install_namespaces(installation_dir, pth_prefix)
+            shutil.copyfile(os.path.join(os.path.dirname(os.path.abspath(__file__)), PTH),
+                            os.path.join(installation_dir, PTH))
+
+
+setup(cmdclass={'build_py': BuildWithHook, 'sdist': SdistWithHook,
+                **({'editable_wheel': EditableWithHook} if editable_wheel is not None else {})})

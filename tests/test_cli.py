@@ -160,6 +160,9 @@ ERRORS = [
     (['train', '--resume', '{run}', '--epochs', '2'], '--epochs', _a_run),
     (['train', '--resume', '{run}'], '--epochs', _a_run),
     (['train', '--resume', '{run}', '--out', '{box}/elsewhere'], '--out', _a_run),
+    (['train', '--resume', '{run}', '--continue'], '--continue', _a_run),
+    (TRAIN + ['--out', '{mine}', '--continue'], '--out', _user_dir),
+    (TRAIN + ['--out', '{run}', '--continue'], '--out', _tampered('config.json', 'not json')),
     (['train', '--resume', '{run}', '--epochs', '5'], '--resume', _tampered('config.json', '{"hiddens": "48"}')),
     (['train', '--resume', '{run}', '--epochs', '5'], '--resume', _tampered('config.json', '[1, 2]')),
     (['train', '--resume', '{run}', '--epochs', '5'], '--resume', _tampered('config.json', 'not json')),
@@ -263,7 +266,8 @@ def test_help_explains_every_train_option(capsys):
     text = capsys.readouterr().out
     for option in ('--model', '--epochs', '--lr', '--batch-size', '--num-steps', '--hiddens', '--random-iter',
                    '--clip', '--device', '--seed', '--out', '--resume', '--corpus', '--prefix', '--max-tokens',
-                   '--kvstore', '--log-every', '--checkpoint-every', '--embedding', '--activation', '--no-detach'):
+                   '--kvstore', '--log-every', '--checkpoint-every', '--embedding', '--activation', '--no-detach',
+                   '--continue'):
         assert option in text
     assert 'seeds' not in text
 
@@ -440,3 +444,23 @@ def test_a_thread_variable_mxnet_would_abort_on_is_named_by_the_library_and_the_
                              capture_output=True, text=True, timeout=120)
     assert program.returncode == 2
     assert program.stderr.startswith("gluon-d2l: error: OMP_NUM_THREADS: OMP_NUM_THREADS='abc'"), program.stderr
+
+
+def test_continue_keeps_a_finished_run_and_resumes_an_unfinished_one(tmp_path):
+    """What the main job (``tox -e train``) does when run again: nothing of the earlier run is lost."""
+    out = tmp_path / 'main'
+    first = gluon_d2l('train', '--epochs', '2', '--out', str(out), '--continue', *SMALL)
+    assert first.returncode == 0, first.stderr
+    kept = (out / 'params.npz').read_bytes()
+    again = gluon_d2l('train', '--epochs', '2', '--out', str(out), '--continue', *SMALL)
+    assert again.returncode == 0, again.stderr
+    assert f'keeping the run in {out}' in again.stderr and f'training a new run in {out}-2' in again.stderr
+    assert (out / 'params.npz').read_bytes() == kept and (tmp_path / 'main-2' / 'params.npz').is_file()
+    (out / 'params.npz').unlink()  # as if it was stopped after its first epoch
+    shutil.rmtree(out / 'checkpoints' / 'epoch-00002')
+    resumed = gluon_d2l('train', '--epochs', '2', '--out', str(out), '--continue', *SMALL)
+    assert resumed.returncode == 0, resumed.stderr
+    assert f'resuming the unfinished run in {out}' in resumed.stderr
+    assert [r['epoch'] for r in strict_rows(out / 'metrics.jsonl')] == [1, 2]
+    other = gluon_d2l('train', '--epochs', '2', '--out', str(out), '--continue', *SMALL[:-1], '4000')
+    assert other.returncode == 0 and f'training a new run in {out}-3' in other.stderr, other.stderr

@@ -34,6 +34,15 @@ INSTALL_PATHS = {
         'echo "numpy>=2" > overrides.txt',
         'uv pip install --override overrides.txt gluon-d2l',
     ]),
+    'pip-editable-numpy2': ('3.13', [
+        'python gluon_d2l/mxnet_wheel.py --out wheels',
+        'python -m pip install ./wheels/mxnet-1.9.1+numpy2-py3-none-manylinux2014_x86_64.whl "numpy>=2"',
+        'python -m pip install -e .',
+    ]),
+    'uv-editable-numpy2': ('3.13', [
+        'echo "numpy>=2" > overrides.txt',
+        'uv pip install --override overrides.txt -e .',
+    ]),
 }
 
 SMOKE = r'''
@@ -131,16 +140,25 @@ def test_install_path_in_a_fresh_venv(path, dist, tmp_path, corpus_dir):
     env.update(PATH=f'{venv / "bin"}{os.pathsep}{env["PATH"]}', VIRTUAL_ENV=str(venv),
                GLUON_D2L_DATA=str(corpus_dir), MPLBACKEND='Agg')
     work = tmp_path / 'project'
-    (work / 'gluon_d2l').mkdir(parents=True)
-    shutil.copy(REPO / 'gluon_d2l' / 'mxnet_wheel.py', work / 'gluon_d2l')  # what a checkout has there
+    if 'editable' in path:   # a copy of the checkout: the editable install writes its metadata there
+        shutil.copytree(REPO, work, ignore=shutil.ignore_patterns('.git', '.tox', '*.egg-info', 'build', 'dist'))
+    else:
+        (work / 'gluon_d2l').mkdir(parents=True)
+        shutil.copy(REPO / 'gluon_d2l' / 'mxnet_wheel.py', work / 'gluon_d2l')  # what a checkout has there
     for command in commands:
         _run(command.replace('gluon-d2l ', f'{wheel} ').replace(' gluon-d2l', f' {wheel}'), work, env)
     python = str(venv / 'bin' / 'python')
-    shutil.rmtree(work / 'gluon_d2l')  # the smoke test must import the installed package
+    if 'editable' in path:   # the smoke test runs outside the checkout the install points at
+        work = tmp_path / 'elsewhere'
+        work.mkdir()
+    else:
+        shutil.rmtree(work / 'gluon_d2l')  # the smoke test must import the installed package
     out = _run([python, '-c', SMOKE], work, env)
     assert 'smoke ok' in out
     numpy_major = re.search(r'numpy (\d+)\.', out).group(1)
     assert numpy_major == ('2' if 'numpy2' in path else '1'), out
+    listing = _run([python, '-c', 'import os, site; print(sorted(os.listdir(site.getsitepackages()[0])))'], work, env)
+    assert 'gluon_d2l_hook.pth' in listing, f'{path}: the import hook was not installed'
     out = _run([str(venv / 'bin' / 'gluon-d2l'), 'train', '--epochs', '1', '--hiddens', '16', '--out',
                 str(work / 'run')], work, env)
     assert 'perplexity' in out and (work / 'run' / 'params.npz').is_file()

@@ -114,6 +114,9 @@ def _add_train(sub):
         options = TRAIN_TYPES.get(name) or dict(type=_number(kind) if kind in (int, float) else str)
         p.add_argument(flag(name), dest=name, default=None, help=TRAIN_HELP.get(name), **options)
     p.add_argument('--out', help=f'new run directory to write: missing or empty (default {DEFAULT_OUT})')
+    p.add_argument('--continue', dest='continue_run', action='store_true',
+                   help='if --out already holds a run: resume it when it is unfinished and has these settings, '
+                        'else keep it and train a new run in the first free OUT-2, OUT-3, ...; says which')
     p.add_argument('--resume', metavar='DIR',
                    help=f'continue the run in DIR from its newest intact checkpoint; only '
                         f'{", ".join(flag(n) for n in RESUMABLE)} may change')
@@ -238,6 +241,18 @@ def _train(args):
     else:
         out, run_flag = (args.out if args.out is not None else DEFAULT_OUT), '--out'
     args.run_flag, args.run_path = run_flag, out
+    if args.continue_run:
+        if args.resume is not None:
+            raise ConfigError('continue', '--resume continues its run already; drop --continue')
+        asked = out
+        how, out = jobs.continue_or_new(TrainConfig(**given), asked)
+        args.run_path = out
+        if how == 'resume':
+            args.resume = out
+            print(f'resuming the unfinished run in {out}', file=sys.stderr)
+        elif out != asked:
+            print(f'keeping the run in {asked} (finished, or of other settings); training a new run in {out}',
+                  file=sys.stderr)
     if given.get('kvstore', 'device') != 'device' and 'DMLC_ROLE' not in os.environ:
         raise ConfigError('kvstore', f"{given['kvstore']} trains as one worker of a job: start the job with "
                                      f"gluon-d2l launch -n WORKERS -- train --kvstore {given['kvstore']} ...")

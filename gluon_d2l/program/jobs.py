@@ -13,6 +13,7 @@ The jobs run in MXNet's NumPy mode (``mxnet.util.use_np``) whatever the caller's
 import dataclasses
 import math
 import os
+import pathlib
 import random
 import time
 import typing
@@ -316,6 +317,32 @@ def resume(out, changes=None, on_epoch=None, prefixes=None):
                    if getattr(saved, k) != getattr(config, k)}
         run.append_history(dict(event='resume', epoch=start, changed=changed))
         return job.run(run, start, rows, on_epoch)
+
+
+#: how many numbered runs ``continue_or_new`` tries next to a directory before it gives up
+MAX_NUMBERED_RUNS = 1000
+
+
+def continue_or_new(config, out):
+    """Where ``train --continue`` trains: ``('resume', out)`` when ``out`` holds an unfinished run of
+    ``config``'s settings, ``('new', out)`` when ``out`` holds no run, else ``('new', OUT-N)``, the first
+    numbered directory that holds nothing (a finished run, or one of other settings, is kept)."""
+    from .rundir import _is_marked
+    out = str(out)
+    if not os.path.isdir(out) or not _is_marked(pathlib.Path(out)):
+        return 'new', out
+    run = RunDir.open(out, lock=False)
+    saved = run.read_config()
+    wanted = config.replace(corpus=None if config.corpus is None else os.path.abspath(config.corpus),
+                            corpus_sha1=saved.corpus_sha1, **{k: getattr(saved, k) for k in RESUMABLE})
+    trained = max((epoch for epoch, _ in run.checkpoints()), default=0)
+    if wanted == saved and trained < config.epochs and not os.path.lexists(run.path / PARAMS_FILE):
+        return 'resume', out
+    for number in range(2, MAX_NUMBERED_RUNS + 1):
+        candidate = f'{out.rstrip(os.sep)}-{number}'
+        if not os.path.lexists(candidate):
+            return 'new', candidate
+    raise ConfigError('out', f'{out!r} and its numbered runs up to -{MAX_NUMBERED_RUNS} are all taken')
 
 
 def _check_predict_options(num_preds, temperature, seed):
