@@ -213,6 +213,7 @@ ERRORS = [
     (['predict', '--run', '{run}'], '--run', _tampered('samples.json', '[1, 2]')),
     (['predict', '--run', '{run}'], '--run', _tampered('samples.json', '{"time": 3}')),
     (['predict', '--run', '{run}', '--temperature', 'nan'], '--temperature', _a_run),
+    (['predict', '--run', '{run}', '--seed', '5'], '--seed', _a_run),
     (['launch', '-n', '2'], 'launch', _nothing),
     (['launch', '-n', '2', '--', 'train', '--out', '{box}/r'], 'launch', _nothing),
     (['launch', '-n', '0', '--', 'train'], '--workers', _nothing),
