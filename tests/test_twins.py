@@ -353,6 +353,7 @@ def test_a_torch_twin_without_its_bias_fails_naming_the_gluon_bias():
 
 @pytest.mark.parity
 def test_a_torch_twin_that_ignores_its_bias_fails_in_the_rows_of_that_bias():
+    need('mxnet', 'torch')
     import torch
     block = gluon_block(gluon_cnn, 'float64')
     twin, mapping, options = twin_of('torch', 'cnn', 'float64')
@@ -389,6 +390,7 @@ def test_batchnorm_momentum_taken_the_wrong_way_round_fails_in_the_running_stati
 
 @pytest.mark.parity
 def test_torchs_own_batchnorm_fails_only_the_running_variance_it_updates_unbiased():
+    need('mxnet', 'torch')
     import torch
     result = compared('torch', 'cnn', 'float64', batch_norm=torch.nn.BatchNorm2d)
     assert {(r.kind, r.name) for r in result.failures} == {('aux', '1.running_var')}, result
@@ -433,3 +435,26 @@ def test_transforms_are_invertible_and_print_as_their_code():
     numpy.testing.assert_array_equal(merge.to_twin([numpy.ones(2), numpy.ones(2)])[0], [2, 2])
     with pytest.raises(ValueError, match="names each of 'ifco' once"):
         gates('lstm', 'iffo')
+
+
+@pytest.mark.parity
+def test_the_readme_twin_example_runs():
+    """parity/README.md's complete pytest example of a twin, executed as written."""
+    need('mxnet', 'torch')
+    import pathlib
+    text = (pathlib.Path(__file__).resolve().parents[1] / 'parity' / 'README.md').read_text()
+    start = text.index('# test_my_twin.py')
+    namespace = {}
+    exec(compile(text[start:text.index('```', start)], 'parity/README.md', 'exec'), namespace)
+    namespace['test_the_twin_matches_the_gluon_model']()
+
+
+@pytest.mark.parity
+def test_a_mapping_may_name_gluon_parameters_as_mxnet_does():
+    block = gluon_block(LanguageModel, 'float64')
+    twin, mapping, options = twin_of('torch', 'lm', 'float64')
+    structural = twins.gluon_parameters(block)
+    by_mxnet = {structural[k].name: v for k, v in mapping.items()}                  # collect_params() names
+    by_mxnet['lstm._unfused.0.i2h_weight'] = by_mxnet.pop(structural['lstm.l0_i2h_weight'].name)  # old format
+    result = compare(block, twin, *inputs_of('lm', 'float64'), mapping=by_mxnet, **options).assert_ok()
+    assert 'lstm.l0_i2h_weight' in {r.name for r in result.rows}                  # rows use structural names
