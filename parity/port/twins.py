@@ -327,7 +327,7 @@ def gluon_parameters(block):
                 seen.add(id(param))
                 out[prefix + key] = param
         for name, child in b._children.items():
-            walk(child() if callable(child) and not hasattr(child, '_reg_params') else child, f'{prefix}{name}.')
+            walk(child, f'{prefix}{name}.')
     walk(block, '')
     return out
 
@@ -348,7 +348,6 @@ def _owner(block, name):
     owner = block
     for part in name.split('.')[:-1]:
         owner = owner._children[part]
-        owner = owner() if callable(owner) and not hasattr(owner, '_reg_params') else owner
     return owner
 
 
