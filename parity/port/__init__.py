@@ -3,14 +3,18 @@
 ``trace`` reads the block's hybridized symbol graph and parameters (``graph.py``); each target
 rebuilds it operator by operator from the converters in the registry (``registry.py``);
 ``compare`` runs the block and its port on the same inputs and reports outputs, gradients and
-one SGD step, output by output. Nothing here imports a framework until a target is used.
+one SGD step, output by output; with ``mapping=`` it compares a twin written by hand (a torch
+module or a Keras model, ``twins.py``), and ``propose_mapping`` suggests that mapping.
+Nothing here imports a framework until a target is used.
 """
 from .compare import compare
 from .graph import Graph, PortError, trace
 from .registry import UnsupportedOperator, converter, lookup, supported
+from .twins import compare_twin, load_twin, propose_mapping
 
 __all__ = ['Graph', 'PortError', 'trace', 'UnsupportedOperator', 'converter', 'lookup', 'supported',
-           'to_torch', 'to_keras', 'to_flax', 'to_onnx', 'compare']
+           'to_torch', 'to_keras', 'to_flax', 'to_onnx', 'compare', 'compare_twin', 'propose_mapping',
+           'load_twin']
 
 
 def to_torch(block, *example_inputs):

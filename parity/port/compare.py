@@ -52,6 +52,8 @@ class Comparison:
     rows: list
     #: rows that cannot be compared, with the reason (e.g. Keras's one bias for Gluon's two, after a step)
     skipped: list = dataclasses.field(default_factory=list)
+    #: findings about the cause of the failures (a twin's comparison names the suspect parameters here)
+    notes: list = dataclasses.field(default_factory=list)
 
     @property
     def ok(self):
@@ -74,10 +76,11 @@ class Comparison:
         return max(errs) if errs else math.nan
 
     def __str__(self):
-        head = (f'port to {self.target}, {self.dtype} (rtol {self.rtol:g}, atol {self.atol:g}): '
+        what = self.target if self.target.endswith(' twin') else f'port to {self.target}'
+        head = (f'{what}, {self.dtype} (rtol {self.rtol:g}, atol {self.atol:g}): '
                 f'{"ok" if self.ok else f"{len(self.failures)} of {len(self.rows)} rows FAIL"}')
         worst = self.worst
-        lines = [head]
+        lines = [head] + list(self.notes)
         if worst is not None:
             lines.append(f'worst: {worst.kind} {worst.name} in layer {worst.layer}: abs {worst.abs_err:.3g}, '
                          f'rel {worst.rel_err:.3g}' + (f' ({worst.problem})' if worst.problem else ''))
@@ -166,9 +169,13 @@ def _gluon_run(block, graph, inputs, dtype, training, lr, seed):
 
 
 def compare(block, ported, *inputs, dtype=None, rtol=None, atol=None, training=False, lr=0.1, seed=0,
-            gradients=True, check_step=True):
+            gradients=True, check_step=True, mapping=None, **twin_options):
     """Compare ``block`` (a Gluon HybridBlock) with ``ported`` (from ``to_torch``/``to_keras``/
     ``to_flax``) on ``inputs`` (NumPy arrays, nested like the block's arguments).
+
+    With ``mapping``, ``ported`` is a twin written by hand (a ``torch.nn.Module`` or a Keras model):
+    the block's weights are loaded into it through the mapping and the same rows are compared (see
+    :func:`parity.port.twins.compare_twin`, which also takes ``twin_options``).
 
     ``dtype`` (default: the dtype of the block's parameters) casts the floating inputs and picks the
     default tolerances (:data:`TOLERANCES`), which ``rtol``/``atol`` override. ``training`` runs
@@ -177,6 +184,11 @@ def compare(block, ported, *inputs, dtype=None, rtol=None, atol=None, training=F
     leaves out the SGD step.
     Returns a :class:`Comparison`.
     """
+    if mapping is not None or twin_options:
+        from .twins import compare_twin
+        return compare_twin(block, ported, *inputs, mapping=mapping, dtype=dtype, rtol=rtol, atol=atol,
+                            training=training, lr=lr, seed=seed, gradients=gradients, check_step=check_step,
+                            **twin_options)
     if type(ported).__name__ == 'ModelProto':  # the ONNX target (parity/port/onnx.py): forward only
         from .onnx import compare as compare_onnx
         return compare_onnx(block, ported, *inputs, dtype=dtype, rtol=rtol, atol=atol)
@@ -184,20 +196,14 @@ def compare(block, ported, *inputs, dtype=None, rtol=None, atol=None, training=F
     target = getattr(ported, 'port_target', None)
     if graph is None or target is None:
         raise TypeError(f'compare: ported must come from parity.port.to_torch/to_keras/to_flax, '
-                        f'got {type(ported).__name__}')
+                        f'got {type(ported).__name__} (a twin written by hand takes mapping=, '
+                        f'see parity.port.propose_mapping)')
     if dtype is None:
         floats = [v.dtype for v in graph.params.values() if v.dtype.kind == 'f']
         dtype = str(floats[0]) if floats else 'float32'
-    dtype = str(numpy.dtype(dtype))
-    if dtype not in TOLERANCES and (rtol is None or atol is None):
-        raise ValueError(f'compare: no default tolerance for dtype {dtype}; pass rtol and atol')
-    default_rtol, default_atol = TOLERANCES.get(dtype, (rtol, atol))
-    rtol = default_rtol if rtol is None else rtol
-    atol = default_atol if atol is None else atol
+    dtype, rtol, atol = tolerances(dtype, rtol, atol)
     lr = float(numpy.float32(lr))  # MXNet's sgd_update keeps the learning rate as a C float
-    flat, fmt = G.flatten(list(inputs))
-    flat = [numpy.asarray(a.asnumpy() if hasattr(a, 'asnumpy') else a) for a in flat]
-    flat = [a.astype(dtype) if a.dtype.kind == 'f' else a for a in flat]
+    flat = flat_inputs(inputs, dtype)
     expected = _gluon_run(block, graph, flat, dtype, training, lr, seed)
     runner = importlib.import_module(f'{__package__}.{target}')
     try:
@@ -207,24 +213,51 @@ def compare(block, ported, *inputs, dtype=None, rtol=None, atol=None, training=F
         layer = found.group(1) if found else '?'
         return Comparison(target, dtype, rtol, atol, [Row('run', 'the port raised', layer, math.inf, math.inf,
                                                           math.nan, False, str(err))])
+    kinds = (('input grad', 'grad') if gradients else ()) + ('aux',) + \
+        (('after step',) if gradients and check_step else ())
+    output_layers = [graph.nodes[src].name for src, _ in graph.outputs]
+    rows, skipped = assemble(expected, actual, kinds, rtol, atol, output_layers,
+                             lambda kind, name: name if kind == 'input grad' else layer_of(graph, name),
+                             'missing in the port')
+    return Comparison(target, dtype, rtol, atol, rows, skipped)
+
+
+def tolerances(dtype, rtol, atol):
+    """``(dtype name, rtol, atol)``: the defaults of :data:`TOLERANCES` where ``rtol``/``atol`` are ``None``."""
+    dtype = str(numpy.dtype(dtype))
+    if dtype not in TOLERANCES and (rtol is None or atol is None):
+        raise ValueError(f'compare: no default tolerance for dtype {dtype}; pass rtol and atol')
+    default_rtol, default_atol = TOLERANCES.get(dtype, (rtol, atol))
+    return dtype, default_rtol if rtol is None else rtol, default_atol if atol is None else atol
+
+
+def flat_inputs(inputs, dtype):
+    """The (nested) inputs as a flat list of NumPy arrays, floating ones cast to ``dtype``."""
+    flat, _ = G.flatten(list(inputs))
+    flat = [numpy.asarray(a.asnumpy() if hasattr(a, 'asnumpy') else a) for a in flat]
+    return [a.astype(dtype) if a.dtype.kind == 'f' else a for a in flat]
+
+
+def assemble(expected, actual, kinds, rtol, atol, output_layers, layer, missing):
+    """The rows (and the skipped rows) of a comparison of two runs: ``expected`` from :func:`_gluon_run`,
+    ``actual`` from the other side's runner, both keyed by Gluon names; ``layer(kind, name)`` names the
+    layer of a row, ``missing`` is the problem of a name the other side lacks."""
     rows, skipped = [], []
     n_out = len(expected['output'])
     if len(actual['output']) != n_out:
         rows.append(Row('output', 'count', '', math.inf, math.inf, math.nan, False,
                         f'{len(actual["output"])} outputs, expected {n_out}'))
     for k, (a, e) in enumerate(zip(actual['output'], expected['output'])):
-        src = graph.outputs[k][0] if k < len(graph.outputs) else 0
-        rows.append(row('output', f'output {k}', graph.nodes[src].name, a, e, rtol, atol))
-    kinds = (('input grad', 'grad') if gradients else ()) + ('aux',) + \
-        (('after step',) if gradients and check_step else ())
+        rows.append(row('output', f'output {k}', output_layers[k] if k < len(output_layers) else '', a, e,
+                        rtol, atol))
     not_comparable = actual.get('not comparable', {})
     for kind in kinds:
         for name, e in expected[kind].items():
-            layer = name if kind == 'input grad' else layer_of(graph, name)
+            where = layer(kind, name)
             if kind == 'after step' and name in not_comparable:
-                skipped.append(Row(kind, name, layer, math.nan, math.nan, math.nan, True, not_comparable[name]))
+                skipped.append(Row(kind, name, where, math.nan, math.nan, math.nan, True, not_comparable[name]))
             elif name not in actual[kind]:
-                rows.append(Row(kind, name, layer, math.inf, math.inf, math.nan, False, 'missing in the port'))
+                rows.append(Row(kind, name, where, math.inf, math.inf, math.nan, False, missing))
             else:
-                rows.append(row(kind, name, layer, actual[kind][name], e, rtol, atol))
-    return Comparison(target, dtype, rtol, atol, rows, skipped)
+                rows.append(row(kind, name, where, actual[kind][name], e, rtol, atol))
+    return rows, skipped
