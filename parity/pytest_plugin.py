@@ -8,10 +8,11 @@ runs), with the same discovery, run and comparison as ``gluon-d2l parity --cases
 item per case, framework the case has a function for, and dtype: ``parity::CASE[FRAMEWORK-DTYPE]``.
 
 An item compares the framework with MXNet run now, or, with ``--parity-replay`` (or
-``parity_replay = true``), with the case's golden file (``DIR/golden/CASE.npz``; MXNet items then
-check today's MXNet against it). A framework that is not installed skips its items, unless
-``$GLUON_D2L_REQUIRE`` or the ini's ``parity_require`` names it: then they fail. A failure names the
-worst output with its absolute and relative errors and the tolerance, as the report does.
+``parity_replay = true``, or where MXNet is not installed), with the case's golden file
+(``DIR/golden/CASE.npz``; MXNet items then check today's MXNet against it). A framework that is
+not installed skips its items, unless ``$GLUON_D2L_REQUIRE`` or the ini's ``parity_require`` names
+it: then they fail. A failure names the worst output with its absolute and relative errors and the
+tolerance, as the report does.
 Bad settings (no case directory, a directory that does not load) stop pytest before collection.
 """
 import pathlib
@@ -71,7 +72,9 @@ class Plan:
         if unknown:
             raise pytest.UsageError(f'parity_require: unknown frameworks {unknown}; known: '
                                     f'{", ".join(frameworks.PACKAGES)}')
-        self.replay = config.getoption('parity_replay') or config.getini('parity_replay')
+        # as for gluon-d2l parity: without MXNet, the golden files are the expected outputs
+        self.replay = bool(config.getoption('parity_replay') or config.getini('parity_replay')
+                           or not frameworks.available(frameworks.SYSTEM))
 
     def items(self):
         """``[(case, framework, dtype)]``: the references of each case (and MXNet, on a replay), both dtypes."""
