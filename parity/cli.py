@@ -1,11 +1,17 @@
 """``gluon-d2l parity``: run the cases, print the table, exit non-zero on any failure.
 
 A run that compares nothing (no reference framework installed) fails too, naming the
-extras that install one. Bad input (an unknown framework, cases matching nothing, an output
-that exists without ``--force``, an ``--include`` that is not a parity result) is a
-``ConfigError`` naming the option, raised before any case runs: ``gluon-d2l`` prints it as one
-line with exit status 2, as :func:`main` does for ``python -m parity``. :func:`register` adds
-the command to ``gluon-d2l`` (entry point ``gluon_d2l.commands``).
+extras that install one. The cases are the built-in ones (``parity/cases/``) unless
+``--cases-dir DIR`` (repeatable) or ``--installed-cases`` (the directories that installed packages
+register under the entry-point group ``gluon_d2l.parity_cases``) picks others; a case's golden
+file is in its directory's ``golden/`` (see ``parity/USER_CASES.md``).
+
+Bad input (an unknown framework, cases matching nothing, an output that exists without
+``--force``, an ``--include`` that is not a parity result, a case directory or case file that
+cannot be loaded, a replay without a case's golden file) is a ``ConfigError`` naming the option,
+raised before any case runs: ``gluon-d2l`` prints it as one line with exit status 2, as
+:func:`main` does for ``python -m parity``. :func:`register` adds the command to ``gluon-d2l``
+(entry point ``gluon_d2l.commands``).
 """
 import json
 import pathlib
@@ -21,6 +27,12 @@ def add_arguments(parser):
                              'a named framework that is not installed fails')
     parser.add_argument('--dtype', choices=harness.DTYPES, help='only this dtype (default: both)')
     parser.add_argument('--cases', metavar='NAMES', help='only cases whose name contains one of these (comma list)')
+    parser.add_argument('--cases-dir', metavar='DIR', action='append', default=[],
+                        help='run the case files in DIR (one case per NAME.py, see parity/USER_CASES.md; golden '
+                             'files in DIR/golden) instead of the built-in cases; repeatable')
+    parser.add_argument('--installed-cases', action='store_true',
+                        help=f'run the cases that installed packages ship (entry-point group {harness.ENTRY_POINTS}) '
+                             'instead of the built-in cases; with --cases-dir, both')
     parser.add_argument('--json', metavar='FILE', help='also write the results as JSON to this new file')
     parser.add_argument('--markdown', metavar='FILE', help='also write the report as Markdown to this new file')
     parser.add_argument('--force', action='store_true', help='replace an existing --json or --markdown file')
@@ -29,7 +41,8 @@ def add_arguments(parser):
                              'to the --markdown report; repeatable; read and checked before any case runs')
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument('--record', action='store_true',
-                      help='first write the golden files (inputs, weights, MXNet outputs) of the cases')
+                      help='first write the golden files (inputs, weights, MXNet outputs) of the cases: '
+                           'parity/golden/CASE.npz for a built-in case, DIR/golden/CASE.npz for one from --cases-dir')
     mode.add_argument('--replay', action='store_true',
                       help='compare with the golden files instead of running MXNet, and check today\'s '
                            'MXNet against them too (the default when MXNet is not installed)')
@@ -65,15 +78,52 @@ def _framework_names(text):
     return named
 
 
-def _cases(pattern):
+def _sources(args):
+    """The case directories of ``--cases-dir`` and ``--installed-cases`` (``None``: the built-in cases),
+    each loaded and checked; ``ConfigError('cases_dir' or 'installed_cases')`` naming the directory or file."""
+    from gluon_d2l.program.config import ConfigError
+    if not args.cases_dir and not args.installed_cases:
+        return None
+    sources = [(directory, 'cases_dir', '') for directory in args.cases_dir]
+    if args.installed_cases:
+        try:
+            installed = harness.installed_dirs()
+        except harness.CaseError as err:
+            raise ConfigError('installed_cases', str(err)) from None
+        if not installed:
+            raise ConfigError('installed_cases', f'no installed package ships parity cases (entry-point group '
+                                                 f'{harness.ENTRY_POINTS})')
+        sources += [(directory, 'installed_cases', f'entry point {name}: ') for name, directory in installed.items()]
+    for directory, option, where in sources:
+        try:
+            harness.load_dir(directory)
+        except harness.CaseError as err:
+            raise ConfigError(option, where + str(err)) from None
+    return [directory for directory, _, _ in sources]
+
+
+def _cases(pattern, dirs, option):
+    """The cases to run and all the cases of their sources; ``ConfigError('cases' or option)``."""
     from gluon_d2l.program.config import ConfigError
     if pattern is not None and not [p for p in pattern.split(',') if p.strip()]:
         raise ConfigError('cases', f'expected a comma list of case names, got {pattern!r}')
-    cases = harness.discover(pattern)
+    try:
+        every = harness.discover(None, dirs)
+    except harness.CaseError as err:  # two cases of one name
+        raise ConfigError(option, str(err)) from None
+    cases = harness.discover(pattern, dirs) if pattern else every
     if not cases:
-        known = ', '.join(c.name for c in harness.discover())
-        raise ConfigError('cases', f'no case matches {pattern!r}; the cases: {known}')
-    return cases
+        raise ConfigError('cases', f'no case matches {pattern!r}; the cases: {", ".join(c.name for c in every)}')
+    return cases, every
+
+
+def _goldens(cases):
+    """Each case's golden file, for a replay; ``ConfigError('replay')`` naming the case and the file."""
+    from gluon_d2l.program.config import ConfigError
+    for case in cases:
+        if not case.golden.is_file():
+            raise ConfigError('replay', f'no golden file for case {case.name}: expected {case.golden} (record it '
+                                        'with --record where MXNet is installed)')
 
 
 #: the fields of each result of a ``--json`` run that the Markdown report reads
@@ -122,11 +172,16 @@ MAX_INCLUDE = 16 << 20
 
 
 def check(args):
-    """Check every option and path before any case runs; return ``(frameworks, cases, included runs)``."""
+    """Check every option and path before any case runs (loading the case files); return
+    ``(frameworks, cases, included runs, every case of the sources)``."""
     from gluon_d2l.program import files
     from gluon_d2l.program.config import ConfigError
     named = _framework_names(args.frameworks)
-    cases = _cases(args.cases)
+    cases, every = _cases(args.cases, _sources(args), 'cases_dir' if args.cases_dir else 'installed_cases')
+    if args.record and not frameworks.available(frameworks.SYSTEM):
+        raise ConfigError('record', 'recording runs the cases through MXNet, which is not installed here')
+    if args.replay or not frameworks.available(frameworks.SYSTEM):
+        _goldens(cases)
     if args.include and not args.markdown:
         raise ConfigError('include', 'only the --markdown report shows included runs: add --markdown FILE')
     for option in ('json', 'markdown'):
@@ -135,7 +190,7 @@ def check(args):
     if args.json is not None and args.markdown is not None and \
             pathlib.Path(args.json).absolute() == pathlib.Path(args.markdown).absolute():
         raise ConfigError('markdown', f'{args.markdown!r} is also the --json file')
-    return named, cases, _includes(args.include)
+    return named, cases, _includes(args.include), every
 
 
 def main(argv=None, prog='python -m parity'):
@@ -155,7 +210,7 @@ def main(argv=None, prog='python -m parity'):
 def run(args):
     """Run the parity check described by ``args``; return the exit status (0: all passed)."""
     from gluon_d2l.program import files
-    named, cases, included = check(args)
+    named, cases, included, every = check(args)
     must = set(named if args.frameworks else ()) | set(frameworks.required())
     replay = args.replay or not frameworks.available(frameworks.SYSTEM)
     if replay and not args.replay:
@@ -190,5 +245,5 @@ def run(args):
     if args.json:
         files.atomic_write(args.json, report.dumps(this_run))
     if args.markdown:
-        files.atomic_write(args.markdown, report.markdown([this_run] + included, harness.discover()))
+        files.atomic_write(args.markdown, report.markdown([this_run] + included, every))
     return 1 if failed else 0

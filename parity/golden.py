@@ -1,4 +1,7 @@
-"""Golden vectors: each case's inputs, weights and MXNet outputs in ``parity/golden/CASE.npz``.
+"""Golden vectors: each case's inputs, weights and MXNet outputs in ``CASE.npz`` in the case's golden directory.
+
+The built-in cases keep theirs in ``parity/golden/``; the cases of a directory ``DIR`` (``--cases-dir``)
+in ``DIR/golden/`` (:attr:`parity.harness.Case.golden`).
 
 A file holds ``input/NAME`` (as built, floats in float64), ``sha1/NAME`` for inputs read from
 the corpus (rebuilt on replay, never stored), ``DTYPE/OUTPUT`` for each dtype, and ``meta``
@@ -16,11 +19,12 @@ import numpy
 from . import frameworks
 from .harness import DTYPES, cast, live
 
-DIRECTORY = pathlib.Path(__file__).resolve().parent / 'golden'
+DIRECTORY = pathlib.Path(__file__).resolve().parent / 'golden'  # the built-in cases' golden files
 
 
 def path(case):
-    return DIRECTORY / f'{case.name}.npz'
+    """``CASE.npz`` in the case's golden directory (:data:`DIRECTORY` for a built-in case)."""
+    return (DIRECTORY if case.golden_dir is None else case.golden_dir) / f'{case.name}.npz'
 
 
 def sha1(array):
@@ -37,7 +41,7 @@ def record(case, dtypes=DTYPES):
     meta = {'mxnet': frameworks.load(frameworks.SYSTEM).VERSION, 'numpy': numpy.__version__,
             'python': platform.python_version()}
     arrays['meta'] = numpy.array(json.dumps(meta, sort_keys=True))
-    DIRECTORY.mkdir(exist_ok=True)
+    path(case).parent.mkdir(exist_ok=True)
     numpy.savez_compressed(path(case), **arrays)
     return path(case)
 
@@ -45,7 +49,8 @@ def record(case, dtypes=DTYPES):
 def read(case):
     """All arrays of ``case``'s golden file, by key."""
     if not path(case).is_file():
-        raise FileNotFoundError(f'no golden file for {case.name}: run `python -m parity --record`')
+        raise FileNotFoundError(f'no golden file for case {case.name}: expected {path(case)}; record it with '
+                                '`gluon-d2l parity --record`')
     with numpy.load(path(case), allow_pickle=False) as data:
         return {key: data[key] for key in data.files}
 

@@ -1,9 +1,13 @@
 """The generic runner: find the cases, run them through each framework, compare with MXNet."""
 import dataclasses
 import functools
+import hashlib
 import importlib
+import importlib.util
 import math
+import pathlib
 import pkgutil
+import sys
 import traceback
 import types
 
@@ -14,13 +18,34 @@ from . import frameworks
 
 DTYPES = ('float64', 'float32')
 SEED = 0  # every case builds its inputs from numpy.random.default_rng(SEED)
+#: the golden files' directory of the cases found in a directory, relative to it
+GOLDEN_SUBDIR = 'golden'
+#: the entry-point group of installed packages that ship case files (see :func:`installed_dirs`)
+ENTRY_POINTS = 'gluon_d2l.parity_cases'
+
+
+class CaseError(ValueError):
+    """A case directory or case file that cannot be used; the message names the path."""
 
 
 @dataclasses.dataclass(frozen=True)
 class Case:
-    """A case module (see :mod:`parity.cases`) with the harness's view of it."""
+    """A case module (see :mod:`parity.cases`) with the harness's view of it; ``golden_dir`` is where its
+    golden file is (``None``: a built-in case, whose golden files are in :data:`parity.golden.DIRECTORY`)."""
     name: str
     module: types.ModuleType
+    golden_dir: pathlib.Path = None
+
+    @property
+    def source(self):
+        """The case file."""
+        return pathlib.Path(self.module.__file__) if getattr(self.module, '__file__', None) else None
+
+    @property
+    def golden(self):
+        """The golden file of the case (see :mod:`parity.golden`)."""
+        from . import golden
+        return golden.path(self)
 
     @property
     def title(self):
@@ -78,13 +103,137 @@ def flatten(outputs, prefix=''):
     return flat
 
 
-def discover(pattern=None):
-    """All cases, sorted by name; ``pattern`` keeps those whose name contains one of its comma parts."""
-    names = sorted(m.name for m in pkgutil.iter_modules(cases_package.__path__) if not m.name.startswith('_'))
-    if pattern:
-        parts = [p.strip() for p in pattern.split(',') if p.strip()]
-        names = [n for n in names if any(p in n for p in parts)]
-    return [Case(n, importlib.import_module(f'{cases_package.__name__}.{n}')) for n in names]
+def _builtin_names():
+    return sorted(m.name for m in pkgutil.iter_modules(cases_package.__path__) if not m.name.startswith('_'))
+
+
+def _matching(names, pattern):
+    if not pattern:
+        return names
+    parts = [p.strip() for p in pattern.split(',') if p.strip()]
+    return [n for n in names if any(p in n for p in parts)]
+
+
+def discover(pattern=None, dirs=None):
+    """The cases, sorted by name; ``pattern`` keeps those whose name contains one of its comma parts.
+
+    Without ``dirs``, the built-in cases (``parity/cases/``); with ``dirs``, only the cases in
+    those directories (:func:`load_dir`), each of which keeps its golden files in ``DIR/golden``.
+    A name found twice, in two directories or in a directory and the built-in cases, is a
+    :class:`CaseError` naming both files.
+    """
+    if dirs is None:
+        return [Case(n, importlib.import_module(f'{cases_package.__name__}.{n}'))
+                for n in _matching(_builtin_names(), pattern)]
+    dirs = list({pathlib.Path(d).resolve(): d for d in dirs}.values())  # a directory named twice counts once
+    seen = {n: pathlib.Path(cases_package.__path__[0]) / f'{n}.py' for n in _builtin_names()}
+    found = []
+    for directory in dirs:
+        for name, path in case_files(directory):
+            if name in seen and seen[name].resolve() == path.resolve():
+                raise CaseError(f'{path} is a built-in case: run the built-in cases without --cases-dir')
+            if name in seen:
+                raise CaseError(f'two cases are called {name!r}: {seen[name]} and {path}')
+            seen[name] = path
+            found.append((name, directory))
+    chosen = set(_matching(sorted(n for n, _ in found), pattern))
+    return sorted((case for directory in dirs for case in load_dir(directory, chosen)), key=lambda c: c.name)
+
+
+def case_files(directory):
+    """``[(case name, path)]`` of the case files in ``directory`` (``*.py`` not starting with ``_``)."""
+    directory = pathlib.Path(directory)
+    if not directory.exists():
+        raise CaseError(f'{str(directory)!r} does not exist')
+    if not directory.is_dir():
+        raise CaseError(f'{str(directory)!r} is not a directory')
+    files = sorted(p for p in directory.glob('*.py') if not p.name.startswith('_') and p.is_file())
+    if not files:
+        raise CaseError(f'{str(directory)!r} holds no case file (NAME.py, see parity/USER_CASES.md)')
+    return [(p.stem, p) for p in files]
+
+
+def package_name(directory):
+    """The module name under which the case files of ``directory`` are imported: a package of
+    its own per directory, so its names collide with neither the user's packages nor the
+    built-in cases (``from . import other_case`` works inside it)."""
+    digest = hashlib.sha1(str(pathlib.Path(directory).resolve()).encode()).hexdigest()[:12]
+    return f'gluon_d2l_parity_cases_{digest}'
+
+
+def contract_problem(module):
+    """What ``module`` lacks of the case contract (:mod:`parity.cases`); ``None``: nothing."""
+    tolerance = getattr(module, 'TOLERANCE', None)
+    if not isinstance(tolerance, dict) or any(not isinstance(tolerance.get(d), (int, float)) for d in DTYPES):
+        return f'TOLERANCE must be a dict of a number per dtype ({", ".join(DTYPES)})'
+    if not callable(getattr(module, 'inputs', None)):
+        return 'it has no inputs(rng) function'
+    if not callable(getattr(module, frameworks.SYSTEM, None)):
+        return f'it has no {frameworks.SYSTEM}(d2l, **inputs) function (the system under test)'
+    if not any(callable(getattr(module, n, None)) for n in frameworks.REFERENCES):
+        return f'it has no function for a reference framework ({", ".join(frameworks.REFERENCES)})'
+    return None
+
+
+def load_dir(directory, names=None):
+    """The cases of ``directory`` (those called one of ``names``, if given), imported by path.
+
+    Nothing is written next to them (no ``__pycache__``). A file that raises on import or lacks
+    part of the contract is a :class:`CaseError` naming it.
+    """
+    files = case_files(directory)
+    directory = pathlib.Path(directory).resolve()
+    package = package_name(directory)
+    if package not in sys.modules:
+        module = types.ModuleType(package, f'The parity cases of {directory}.')
+        module.__path__ = [str(directory)]
+        sys.modules[package] = module
+    importlib.invalidate_caches()
+    cases = []
+    for name, path in files:
+        if names is not None and name not in names:
+            continue
+        writes, sys.dont_write_bytecode = sys.dont_write_bytecode, True
+        try:
+            module = importlib.import_module(f'{package}.{name}')
+        except Exception as err:
+            sys.modules.pop(f'{package}.{name}', None)
+            raise CaseError(f'{path} raises on import: {type(err).__name__}: {err}') from err
+        finally:
+            sys.dont_write_bytecode = writes
+        problem = contract_problem(module)
+        if problem:
+            raise CaseError(f'{path} is not a parity case: {problem} (see parity/USER_CASES.md)')
+        cases.append(Case(name, module, directory / GOLDEN_SUBDIR))
+    return cases
+
+
+def installed_dirs():
+    """``{entry point name: directory}`` of the installed packages that ship cases.
+
+    Each entry point of the group :data:`ENTRY_POINTS` names a package (``mypkg.parity_cases``,
+    found without importing it) or an attribute holding a directory (``mypkg:CASES_DIR``).
+    """
+    from importlib import metadata
+    points = metadata.entry_points()
+    points = points.select(group=ENTRY_POINTS) if hasattr(points, 'select') else points.get(ENTRY_POINTS, ())
+    found = {}
+    for point in sorted(points, key=lambda p: p.name):
+        where = f'entry point {point.name} = {point.value} ({ENTRY_POINTS})'
+        try:
+            if ':' in point.value:
+                directory = pathlib.Path(point.load())
+            else:
+                spec = importlib.util.find_spec(point.value)
+                if spec is None or not spec.submodule_search_locations:
+                    raise CaseError(f'{where}: {point.value} is not an installed package')
+                directory = pathlib.Path(list(spec.submodule_search_locations)[0])
+        except CaseError:
+            raise
+        except Exception as err:
+            raise CaseError(f'{where}: {type(err).__name__}: {err}') from err
+        found[point.name] = directory
+    return found
 
 
 @dataclasses.dataclass

@@ -43,6 +43,22 @@ def rows(items):
             for r in items]
 
 
+def explain(result):
+    """Why ``result`` (a :class:`~parity.harness.Result`) is not a pass, as the report tells it: the worst
+    output with its absolute and relative errors and the tolerance, then the error of every output."""
+    head = f'{result.case} / {result.framework} / {result.dtype}: {result.status}'
+    if not result.errors:
+        return f'{head}: {result.detail}'
+    worst = max(result.errors, key=lambda k: result.errors[k][0])
+    abs_err, rel_err = result.errors[worst]
+    verdict = '>' if abs_err > result.tolerance else '<='
+    lines = [f'{head}: worst output {worst}: abs error {number(abs_err)} {verdict} tolerance '
+             f'{number(result.tolerance)}, rel error {number(rel_err)}'
+             + (f'; {result.detail}' if not result.detail.startswith('worst:') else '')]
+    lines += [f'  {name}: abs {number(a)}, rel {number(r)}' for name, (a, r) in result.errors.items()]
+    return '\n'.join(lines)
+
+
 def table(items):
     """A fixed-width table, one line per result (dicts as in :func:`record`)."""
     lines = [HEADER, *rows(items)]

@@ -35,6 +35,35 @@ def _huge_include(box, run):
     return {}
 
 
+CASE = '''"""A case of the user's own."""
+TOLERANCE = {'float64': 1e-12, 'float32': 1e-5}
+
+
+def inputs(rng):
+    return {'x': rng.normal(size=3)}
+
+
+def mxnet(d2l, x):
+    return {'y': d2l.tensor(x) * 2}
+
+
+def torch(d2l, x):
+    return {'y': d2l.tensor(x) * 2}
+'''
+
+
+def _cases(**files):
+    """The sandbox, with ``cases/NAME.py`` (or ``DIR/NAME.py`` for a key ``DIR__NAME``) holding each text."""
+    def setup(box, run):
+        _sandbox(box, run)
+        for key, text in files.items():
+            directory, name = key.split('__') if '__' in key else ('cases', key)
+            (box / directory).mkdir(exist_ok=True)
+            (box / directory / f'{name}.py').write_text(text)
+        return {}
+    return setup
+
+
 def _bad_result(**changes):
     run = parity_result()
     run['results'][0].update(changes)
@@ -83,6 +112,20 @@ ERRORS = [
     (MD + ['--include', '{box}/other.json'], '--include', _include(_bad_result(status=None))),
     (MD + ['--include', '{box}/mine.json'], '--include', _sandbox),
     (['parity', '--json', '{box}/ünï cödé/r.json'], '--json', _sandbox),
+    (['parity', '--cases-dir', '{box}/nowhere'], '--cases-dir', _sandbox),
+    (['parity', '--cases-dir', '{box}/mine.json'], '--cases-dir', _sandbox),
+    (['parity', '--cases-dir', '{box}/dir'], '--cases-dir', _sandbox),  # no case file
+    (['parity', '--cases-dir', '{box}/cases'], '--cases-dir', _cases(_helper=CASE)),  # helpers only
+    (['parity', '--cases-dir', '{box}/cases'], '--cases-dir', _cases(mine=CASE, broken='import no_such_package\n')),
+    (['parity', '--cases-dir', '{box}/cases'], '--cases-dir', _cases(broken='def inputs(rng)\n')),
+    (['parity', '--cases-dir', '{box}/cases'], '--cases-dir', _cases(partial=CASE.replace('def torch', 'def other'))),
+    (['parity', '--cases-dir', '{box}/cases'], '--cases-dir', _cases(partial=CASE.replace('TOLERANCE', 'TOL'))),
+    (['parity', '--cases-dir', '{box}/cases', '--cases-dir', '{box}/more'], '--cases-dir',
+     _cases(mine=CASE, more__mine=CASE)),
+    (['parity', '--cases-dir', '{box}/cases'], '--cases-dir', _cases(my_dense=CASE)),  # a built-in case's name
+    (['parity', '--cases-dir', '{box}/cases', '--cases', 'theirs'], '--cases', _cases(mine=CASE)),
+    (['parity', '--cases-dir', '{box}/cases', '--replay'], '--replay', _cases(mine=CASE)),
+    (['parity', '--installed-cases'], '--installed-cases', _sandbox),
 ]
 
 
@@ -114,3 +157,28 @@ def test_help_says_what_parity_writes_and_the_force_rule(capsys):
     assert exit_status(['parity', '--help']) == 0
     text = ' '.join(capsys.readouterr().out.split())
     assert '--force' in text and 'an existing one is refused unless --force' in text
+
+
+# (argv, sandbox set-up, what the one line must name besides the option)
+NAMED = [
+    (['--cases-dir', '{box}/cases'], _cases(mine=CASE, broken='import no_such_package\n'),
+     ['{box}/cases/broken.py', 'no_such_package']),
+    (['--cases-dir', '{box}/cases'], _cases(partial=CASE.replace('def torch', 'def other')),
+     ['{box}/cases/partial.py', 'reference']),
+    (['--cases-dir', '{box}/cases', '--cases-dir', '{box}/more'], _cases(mine=CASE, more__mine=CASE),
+     ['{box}/cases/mine.py', '{box}/more/mine.py']),
+    (['--cases-dir', '{box}/cases'], _cases(my_dense=CASE), ['{box}/cases/my_dense.py', 'parity/cases/my_dense.py']),
+    (['--cases-dir', '{box}/cases', '--replay'], _cases(mine=CASE), ['case mine', '{box}/cases/golden/mine.npz']),
+    (['--cases-dir', '{box}/nowhere'], _sandbox, ['{box}/nowhere', 'does not exist']),
+]
+
+
+@pytest.mark.parametrize('argv, setup, named', NAMED,
+                         ids=[case_id(i, ['parity'] + a) for i, (a, _, _) in enumerate(NAMED)])
+def test_a_case_that_cannot_be_used_is_named_with_its_file(argv, setup, named, tmp_path, capsys):
+    box = tmp_path / 'box'
+    box.mkdir()
+    setup(box, None)
+    assert exit_status(['parity', *(a.format(box=box) for a in argv)]) == 2
+    err = capsys.readouterr().err
+    assert all(part.format(box=box) in err for part in named), err
