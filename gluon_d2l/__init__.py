@@ -2,9 +2,11 @@
 MXNet Gluon 1.9.1, with the same names and signatures as ``d2l``'s mxnet module.
 
 Importing it changes no global MXNet state: it does not call ``npx.set_np()``. Every block
-and function of the library runs in MXNet's NumPy mode whatever mode the caller is in
-(``mxnet.util.use_np``), so legacy ``mx.nd`` code in the same process keeps working, and the
-d2l chapters' code, which calls ``npx.set_np()`` itself, runs unchanged.
+and function of the library computes in MXNet's NumPy mode whatever mode the caller is in
+(``mxnet.util.use_np``) and takes and returns the caller's kind of arrays and models: legacy
+``mx.nd`` arrays and Gluon blocks in a legacy-mode program, ``mx.np`` in NumPy mode
+(:mod:`gluon_d2l.modes`, docs/legacy.md). The d2l chapters' code, which calls ``npx.set_np()``
+itself, runs unchanged.
 :mod:`gluon_d2l.numpy_compat` makes MXNet importable on the installed NumPy first.
 """
 import sys

@@ -2,6 +2,8 @@
 import numbers
 import time
 
+from .modes import as_np
+
 
 class Timer:
     """Record several running times."""
@@ -47,9 +49,10 @@ class Accumulator:
         self.data = [0.0] * n
 
     def add(self, *args):
-        """Add one value to each of the ``n`` sums."""
+        """Add one value to each of the ``n`` sums: numbers, or one-element ``mx.np`` or ``mx.nd`` arrays."""
         if len(args) != len(self.data):
             raise ValueError(f'Accumulator.add: expected {len(self.data)} values, got {len(args)}')
+        args = [as_np(arg) for arg in args]
         for arg in args:
             if isinstance(arg, (str, bytes)) or not (isinstance(arg, numbers.Real) or hasattr(arg, '__float__')):
                 raise TypeError(f'Accumulator.add: args must be numbers, got {arg!r}')

@@ -22,6 +22,7 @@ import urllib.request
 
 import numpy as onp
 from mxnet import np
+from mxnet.util import is_np_array
 
 from .checks import check_bool, check_int, check_path, check_positive_int, token_ids
 
@@ -391,10 +392,12 @@ TOKEN_RANGE_ATTR = '_gluon_d2l_token_range'
 
 
 def _batch(rows):
+    """The minibatch as an int32 array of the kind of the mode it is read in: ``mx.np`` in NumPy
+    mode (carrying its id range), a legacy ``mx.nd`` view in legacy mode."""
     ids = onp.asarray(rows, dtype='int32')
     batch = np.array(ids, dtype='int32')
     setattr(batch, TOKEN_RANGE_ATTR, (int(ids.min()), int(ids.max())) if ids.size else (0, -1))
-    return batch
+    return batch if is_np_array() else batch.as_nd_ndarray()
 
 
 def _check_iter_args(corpus, batch_size, num_steps):
@@ -413,6 +416,7 @@ def seq_data_iter_random(corpus, batch_size, num_steps):
     """Return an iterator over minibatches of random, non-overlapping subsequences (Python ``random``).
 
     The arguments are checked when it is called, the random offset is drawn at the first minibatch.
+    Minibatches are ``mx.np`` arrays when read in NumPy mode, ``mx.nd`` arrays in legacy mode.
     """
     ids, batch_size, num_steps = _check_iter_args(corpus, batch_size, num_steps)
     return _random_batches(ids, batch_size, num_steps)
@@ -434,6 +438,7 @@ def seq_data_iter_sequential(corpus, batch_size, num_steps):
     """Return an iterator over minibatches whose rows continue where the previous minibatch's rows ended.
 
     The arguments are checked when it is called, the random offset is drawn at the first minibatch.
+    Minibatches are ``mx.np`` arrays when read in NumPy mode, ``mx.nd`` arrays in legacy mode.
     """
     ids, batch_size, num_steps = _check_iter_args(corpus, batch_size, num_steps)
     return _sequential_batches(ids, batch_size, num_steps)
@@ -455,7 +460,12 @@ def min_corpus_length(batch_size, num_steps):
 
 
 class SeqDataLoader:
-    """An iterable over minibatches of the corpus, sequential or random."""
+    """An iterable over minibatches of the corpus, sequential or random.
+
+    Each minibatch is made when it is read, of the kind of the mode it is read in: ``mx.np``
+    arrays in NumPy mode (and inside the library's functions), legacy ``mx.nd`` arrays in a
+    legacy-mode program. The iterator functions behave the same way.
+    """
 
     def __init__(self, batch_size, num_steps, use_random_iter, max_tokens, path=None):
         self.batch_size = check_positive_int('batch_size', batch_size)

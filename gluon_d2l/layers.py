@@ -7,8 +7,10 @@ from mxnet.gluon import nn
 from mxnet.util import use_np
 
 from .checks import check_array, check_feature_size, check_positive_int
+from .modes import follows_caller
 
 
+@follows_caller
 @use_np
 class CenteredLayer(nn.Block):
     """Subtract the mean of the whole input from every element."""
@@ -25,6 +27,7 @@ def _check_centered_input(X):
         raise ValueError(f'X must have at least one element to center, got shape {tuple(X.shape)}')
 
 
+@follows_caller
 @use_np
 class HybridCenteredLayer(nn.HybridBlock):
     """``CenteredLayer`` as a HybridBlock, so it can be ``hybridize()``-d."""
@@ -34,9 +37,10 @@ class HybridCenteredLayer(nn.HybridBlock):
         return super().forward(X)
 
     def hybrid_forward(self, F, X):
-        return X - X.mean()
+        return X - X.mean(keepdims=True)
 
 
+@follows_caller
 @use_np
 class MyDense(nn.Block):
     """A fully connected layer with ReLU whose parameters come from ``self.params.get``."""
@@ -55,6 +59,7 @@ class MyDense(nn.Block):
         return npx.relu(linear)
 
 
+@follows_caller
 @use_np
 class TensorReductionLayer(nn.HybridBlock):
     """Exercise 1: ``y_k = sum_ij W_ijk x_i x_j`` for inputs of shape ``(batch, in_units)``."""
@@ -82,6 +87,7 @@ class TensorReductionLayer(nn.HybridBlock):
         return (partial * F.np.expand_dims(x, axis=-1)).sum(axis=1)
 
 
+@follows_caller
 @use_np
 class FourierHalfLayer(nn.Block):
     """Exercise 2: the leading half of the discrete Fourier coefficients of the last axis.

@@ -6,6 +6,7 @@ from mxnet.util import use_np
 
 from .checks import check_array, check_callable, check_context, check_positive_int, check_state
 from .data import TOKEN_RANGE_ATTR
+from .modes import follows_caller, returns_callers_kind
 
 #: the hidden-state nonlinearities of the scratch and hybrid models (``npx.rnn`` has these two)
 ACTIVATIONS = ('tanh', 'relu')
@@ -23,6 +24,7 @@ def check_embedding(embedding):
     return None if embedding is None else check_positive_int('embedding', embedding)
 
 
+@returns_callers_kind
 @use_np
 def get_params(vocab_size, num_hiddens, device, num_inputs=None):
     """Create the scratch RNN's parameters ``[W_xh, W_hh, b_h, W_hq, b_q]`` on ``device``.
@@ -46,6 +48,7 @@ def get_params(vocab_size, num_hiddens, device, num_inputs=None):
     return params
 
 
+@returns_callers_kind
 @use_np
 def init_rnn_state(batch_size, num_hiddens, device):
     """Return the initial hidden state: a 1-tuple holding zeros of shape ``(batch, hiddens)``."""
@@ -55,6 +58,7 @@ def init_rnn_state(batch_size, num_hiddens, device):
     return (np.zeros((batch_size, num_hiddens), ctx=device),)
 
 
+@returns_callers_kind
 @use_np
 def rnn(inputs, state, params, activation='tanh'):
     """Run the RNN over ``inputs`` of shape ``(num_steps, batch, num_inputs)`` (one-hot rows or
@@ -122,6 +126,7 @@ def check_token_batch(X, vocab_size):
         raise ValueError(f'X holds token ids in [{low}, {high}], outside the vocabulary [0, {vocab_size})')
 
 
+@follows_caller
 @use_np
 class RNNModelScratch:
     """An RNN model built from plain functions and a list of arrays (no Gluon Block).
@@ -178,6 +183,7 @@ class RNNModelScratch:
         return tuple(s.astype(self.params[0].dtype, copy=False) for s in state)
 
 
+@follows_caller
 @use_np
 class LookupRNNScratch(RNNModelScratch):
     """:class:`RNNModelScratch` fed token ids instead of one-hot rows (the chapter's exercise 1).
@@ -197,6 +203,7 @@ class LookupRNNScratch(RNNModelScratch):
         return self.forward_fn(X.T, state, self.params, activation=self.activation)
 
 
+@follows_caller
 @use_np
 class HybridRNNScratch(nn.HybridBlock):
     """The scratch RNN as a HybridBlock: same parameters, same math, one graph per call.
@@ -260,6 +267,7 @@ class HybridRNNScratch(nn.HybridBlock):
         return (np.zeros((batch_size, self.num_hiddens), ctx=ctx, dtype=self.W_hh.dtype),)
 
 
+@follows_caller
 @use_np
 class RNNModel(nn.HybridBlock):
     """The concise model: a ``gluon.rnn`` layer followed by a Dense output layer.

@@ -10,6 +10,7 @@ from .checks import (check_bool, check_callable, check_context, check_int, check
                      check_positive_number, check_vocab)
 from .counters import Timer
 from .data import TOKEN_RANGE_ATTR
+from .modes import as_np, begin_model_state, call_model, callers_mode, is_library_model, library_entry
 
 
 def _devices(device):
@@ -34,10 +35,11 @@ MAX_PREDS = 10 ** 6
 
 
 def _gradient_copies(net):
-    """For each trainable parameter, the list of its gradient arrays (one per context)."""
+    """For each trainable parameter, the list of its gradient arrays (one per context), as ``mx.np``
+    views: a legacy model's ``mx.nd`` gradients are measured and scaled in place through them."""
     if isinstance(net, gluon.Block):
-        return [p.list_grad() for p in net.collect_params().values() if p.grad_req != 'null']
-    return [[p.grad] for p in net.params]
+        return [[as_np(g) for g in p.list_grad()] for p in net.collect_params().values() if p.grad_req != 'null']
+    return [[as_np(p.grad)] for p in net.params]
 
 
 def _global_norm(copies):
@@ -69,8 +71,8 @@ def grad_clipping(net, theta):
     """Rescale all gradients so that their *global* L2 norm is at most ``theta``.
 
     Works for Gluon Blocks (all parameters, all contexts) and for scratch
-    models with a ``params`` list. Copies of one parameter's gradient on
-    several contexts are summed first, so the norm is that of the gradient the
+    models with a ``params`` list, legacy (``mx.nd`` gradients) or NumPy-mode, in either mode.
+    Copies of one parameter's gradient on several contexts are summed first, so the norm is that of the gradient the
     Trainer will apply. Returns that norm as a float; when it is NaN or
     infinite the gradients are left non-finite and the caller must skip the
     update (``train_epoch_ch8`` does and counts it).
@@ -167,12 +169,13 @@ def _clip_on_device(copies, theta, zeros):
 
 @use_np
 def sgd(params, lr, batch_size):
-    """Minibatch stochastic gradient descent, updating ``params`` in place."""
+    """Minibatch stochastic gradient descent, updating ``params`` (``mx.np`` or ``mx.nd`` arrays) in place."""
     if not isinstance(params, (list, tuple)) or not all(hasattr(p, 'grad') for p in params):
         raise TypeError('params must be a list of arrays with gradients (attach_grad)')
     check_positive_number('lr', lr)
     check_positive_number('batch_size', batch_size)
     for param in params:
+        param = as_np(param)
         param[:] = param - lr * param.grad / batch_size
 
 
@@ -222,7 +225,7 @@ def detach_state(state):
 
 
 def _begin_states(net, batch_size, devices):
-    return [net.begin_state(batch_size=batch_size // len(devices), ctx=d) for d in devices]
+    return [begin_model_state(net, batch_size // len(devices), d) for d in devices]
 
 
 def _split(X, devices):
@@ -285,7 +288,7 @@ def _itemsize(net):
     return onp.dtype(params[0].dtype).itemsize if params else 4
 
 
-@use_np
+@library_entry
 def train_epoch_ch8(net, train_iter, loss, updater, device, use_random_iter, theta=1.0,
                     stats=None, reduce_gradients=None, num_workers=1, detach=True):
     """Train ``net`` for one epoch; return ``(perplexity, tokens_per_sec)``.
@@ -314,6 +317,10 @@ def train_epoch_ch8(net, train_iter, loss, updater, device, use_random_iter, the
     the epoch's initial state with the current weights, recorded in one graph: exact
     gradients, ``k`` minibatches of work and memory at step ``k`` (quadratic time per
     epoch). The graph is bounded by :data:`ATTACHED_GRAPH_LIMIT`: past it, ``ValueError``.
+
+    ``net`` runs in the caller's mode and gets the caller's kind of arrays (a legacy model
+    ``mx.nd`` minibatches, whichever kind ``train_iter`` yields); the loss, the clipping and the
+    update work on ``mx.np`` views of its outputs and gradients.
     """
     devices = _devices(device)
     _check_net(net)
@@ -339,6 +346,7 @@ def train_epoch_ch8(net, train_iter, loss, updater, device, use_random_iter, the
     tally, zeros, steps = _DeviceTally(theta), {}, 0
     history = []  # detach=False: this epoch's earlier minibatches, split per device
     for X, Y in train_iter:
+        X, Y = as_np(X), as_np(Y)
         if len(devices) > 1 and X.shape[0] % len(devices):
             raise ValueError(f'batch_size {X.shape[0]} is not divisible by the {len(devices)} devices')
         if states is None or use_random_iter or not detach:
@@ -354,8 +362,8 @@ def train_epoch_ch8(net, train_iter, loss, updater, device, use_random_iter, the
             losses = []
             for k, (Xk, Yk) in enumerate(zip(Xs, Ys)):
                 for earlier in history:
-                    _, states[k] = net(earlier[k], states[k])
-                y_hat, states[k] = net(Xk, states[k])
+                    _, states[k] = call_model(net, earlier[k], states[k])
+                y_hat, states[k] = call_model(net, Xk, states[k])
                 losses.append(loss(y_hat, Yk.T.reshape(-1)).sum() / batch_tokens)
         if not detach:
             history.append(Xs)
@@ -420,7 +428,7 @@ def _sampling_probabilities(logits, temperature):
     return weights / weights.sum()
 
 
-@use_np
+@library_entry
 def predict_ch8(prefix, num_preds, net, vocab, device, temperature=None, seed=None, strict=False):
     """Continue ``prefix`` by ``num_preds`` characters.
 
@@ -428,7 +436,8 @@ def predict_ch8(prefix, num_preds, net, vocab, device, temperature=None, seed=No
     ``temperature`` it samples instead, from probabilities proportional to
     ``p ** (1 / temperature)``: below 1 sharpens, above 1 flattens; ``seed``
     makes sampling reproducible. Characters of the prefix outside the vocabulary
-    are read as ``<unk>``, as in d2l; ``strict=True`` refuses them instead.
+    are read as ``<unk>``, as in d2l; ``strict=True`` refuses them instead. A model that is not
+    the library's runs in the caller's mode, fed the caller's kind of arrays.
     """
     if not isinstance(prefix, str):
         raise TypeError(f'prefix must be a str, got {type(prefix).__name__}')
@@ -447,17 +456,17 @@ def predict_ch8(prefix, num_preds, net, vocab, device, temperature=None, seed=No
         temperature = check_positive_number('temperature', temperature)
     device = _devices(device)[0]
     rng = onp.random.RandomState(seed)
-    state = net.begin_state(batch_size=1, ctx=device)
+    state = begin_model_state(net, 1, device)
     outputs = [vocab[prefix[0]]]
 
     def get_input():
         return np.array([outputs[-1]], ctx=device, dtype='int32').reshape((1, 1))
 
     for y in prefix[1:]:
-        _, state = net(get_input(), state)
+        _, state = call_model(net, get_input(), state)
         outputs.append(vocab[y])
     for _ in range(num_preds):
-        y, state = net(get_input(), state)
+        y, state = call_model(net, get_input(), state)
         logits = y.reshape(-1).asnumpy().astype('float64')
         if temperature is None:
             outputs.append(int(logits.argmax()))
@@ -466,7 +475,7 @@ def predict_ch8(prefix, num_preds, net, vocab, device, temperature=None, seed=No
     return ''.join(vocab.idx_to_token[i] for i in outputs)
 
 
-@use_np
+@library_entry
 def train_ch8(net, train_iter, vocab, lr, num_epochs, device, use_random_iter=False,
               theta=1.0, on_epoch=None, detach=True):
     """Train ``net`` for ``num_epochs`` epochs and print the d2l chapter's summary.
@@ -478,6 +487,10 @@ def train_ch8(net, train_iter, vocab, lr, num_epochs, device, use_random_iter=Fa
     state attached across an epoch's minibatches (see :func:`train_epoch_ch8`; a
     setting whose graph would pass :data:`ATTACHED_GRAPH_LIMIT` is refused before
     training). Returns the last ``(perplexity, tokens_per_sec)``.
+
+    A model that is not the library's runs in the caller's mode: in a legacy-mode program it is
+    initialised with ``mx.nd`` parameters and fed ``mx.nd`` minibatches and states (see
+    :func:`gluon_d2l.modes.call_model`); the mode itself is never switched.
     """
     num_epochs = check_positive_int('num_epochs', num_epochs)
     devices = _devices(device)
@@ -500,7 +513,11 @@ def train_ch8(net, train_iter, vocab, lr, num_epochs, device, use_random_iter=Fa
                                  len(vocab))
     loss = gluon.loss.SoftmaxCrossEntropyLoss()
     if isinstance(net, gluon.Block):
-        net.initialize(ctx=devices, force_reinit=True, init=init.Normal(0.01))
+        if is_library_model(net):
+            net.initialize(ctx=devices, force_reinit=True, init=init.Normal(0.01))
+        else:   # a model written in the caller's mode gets parameters of its kind
+            with callers_mode():
+                net.initialize(ctx=devices, force_reinit=True, init=init.Normal(0.01))
     updater, _ = make_updater(net, lr, devices)
     for epoch in range(num_epochs):
         ppl, speed = train_epoch_ch8(net, train_iter, loss, updater, devices, use_random_iter, theta,
