@@ -4,7 +4,7 @@
 rebuilds it operator by operator from the converters in the registry (``registry.py``);
 ``compare`` runs the block and its port on the same inputs and reports outputs, gradients and
 one SGD step, output by output; with ``mapping=`` it compares a twin written by hand (a torch
-module or a Keras model, ``twins.py``), and ``propose_mapping`` suggests that mapping.
+module or a Keras model, ``twins/``), and ``propose_mapping`` suggests that mapping.
 Nothing here imports a framework until a target is used.
 """
 from .compare import compare
