@@ -19,7 +19,7 @@ import os
 
 import numpy
 
-from gluon_d2l.program.files import atomic_open
+from gluon_d2l.program.files import atomic_write
 
 from .compare import Comparison, Row, row
 from .graph import PortError, _mode_of, flatten, mode, regroup, trace
@@ -345,8 +345,9 @@ def save(block, path, *example_inputs, opset=OPSET, batch_axes=None, dynamic_axe
     bad = [r for r in reports if not r.ok]
     if bad:
         raise Mismatch(f'the ONNX model does not match the block; {path} not written\n{bad[0]}', bad[0])
-    with atomic_open(path) as f:  # a private temporary renamed over path: no fixed name to plant a link at
-        onnx.save(model, f)
+    # a private temporary renamed over path: no fixed name to plant a link at (the serialized bytes are
+    # written: onnx.save takes the file object's name, here its descriptor, for a path)
+    atomic_write(path, model.SerializeToString())
     return reports
 
 
