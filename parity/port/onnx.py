@@ -339,7 +339,7 @@ def save(block, path, *example_inputs, opset=OPSET, batch_axes=None, dynamic_axe
     Writes nothing and raises :class:`Mismatch` (with the failing report) if a comparison fails,
     ``PortError``/``UnsupportedOperator`` if the block cannot be exported. This is what
     ``gluon-d2l port --to onnx`` calls."""
-    onnx = _onnx()
+    _onnx()  # a clear error where onnx is not installed
     model = to_onnx(block, *example_inputs, opset=opset, batch_axes=batch_axes, dynamic_axes=dynamic_axes)
     reports = [compare(block, model, *inputs, rtol=rtol, atol=atol) for inputs in [example_inputs, *check_inputs]]
     bad = [r for r in reports if not r.ok]
