@@ -323,9 +323,9 @@ def test_an_onnx_save_replaces_a_link_planted_at_its_temporary_name_without_foll
     """``parity.port.onnx.save`` writes through a private temporary: a symlink at ``OUT.tmp`` is
     neither followed nor removed, and a user's own ``OUT.tmp`` is kept."""
     from parity.port import onnx as onnx_port
-    written = types.SimpleNamespace(save=lambda model, f: f.write(b'the onnx model'))
-    monkeypatch.setattr(onnx_port, '_onnx', lambda: written)
-    monkeypatch.setattr(onnx_port, 'to_onnx', lambda block, *inputs, **options: 'model')
+    model = types.SimpleNamespace(SerializeToString=lambda: b'the onnx model')
+    monkeypatch.setattr(onnx_port, '_onnx', lambda: None)
+    monkeypatch.setattr(onnx_port, 'to_onnx', lambda block, *inputs, **options: model)
     monkeypatch.setattr(onnx_port, 'compare', lambda *args, **kwargs: types.SimpleNamespace(ok=True))
     victim = tmp_path / 'victim.txt'
     victim.write_text('precious')

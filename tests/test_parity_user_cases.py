@@ -147,6 +147,17 @@ def parse(*argv):
     return parser.parse_args(list(argv))
 
 
+def entry_points_of(*points):
+    """What ``importlib.metadata.entry_points()`` returns on this Python, holding ``points``: an
+    ``EntryPoints`` (Python 3.10+) or a dict of groups (3.8, 3.9)."""
+    if hasattr(importlib.metadata, 'EntryPoints'):
+        return importlib.metadata.EntryPoints(points)
+    groups = {}
+    for point in points:
+        groups.setdefault(point.group, []).append(point)
+    return {group: tuple(found) for group, found in groups.items()}
+
+
 @pytest.fixture
 def installed(tmp_path, monkeypatch):
     """Two installed packages that ship cases: one as a package, one as a directory attribute."""
@@ -158,10 +169,10 @@ def installed(tmp_path, monkeypatch):
     write(site / 'pkg_b', beta=CASE)
     (site / 'pkg_b' / '__init__.py').write_text('import pathlib\nCASES = pathlib.Path(__file__).parent\n')
     monkeypatch.syspath_prepend(str(site))
-    points = importlib.metadata.EntryPoints([
+    points = entry_points_of(
         importlib.metadata.EntryPoint('a', 'pkg_a.parity_cases', harness.ENTRY_POINTS),
         importlib.metadata.EntryPoint('b', 'pkg_b:CASES', harness.ENTRY_POINTS),
-        importlib.metadata.EntryPoint('other', 'pkg_x:nothing', 'another.group')])
+        importlib.metadata.EntryPoint('other', 'pkg_x:nothing', 'another.group'))
     monkeypatch.setattr(importlib.metadata, 'entry_points', lambda: points)
     return site
 
@@ -182,7 +193,7 @@ def test_installed_packages_ship_cases_that_run_only_with_installed_cases(instal
 def test_an_entry_point_that_names_no_package_is_bad_input_for_installed_cases(installed, monkeypatch):
     from gluon_d2l.program.config import ConfigError
     gone = importlib.metadata.EntryPoint('gone', 'no_such_pkg', harness.ENTRY_POINTS)
-    points = importlib.metadata.EntryPoints([gone])
+    points = entry_points_of(gone)
     monkeypatch.setattr(importlib.metadata, 'entry_points', lambda: points)
     with pytest.raises(ConfigError) as caught:
         cli.check(parse('--installed-cases'))
