@@ -1,7 +1,7 @@
 """Installing gluon-d2l as a project would: the built sdist and wheel, then fresh virtual
 environments by each documented path (``tox -e install``).
 
-Each path runs the README's own commands (``INSTALL_PATHS``, checked against the README below)
+Each path runs the install page's own commands (``INSTALL_PATHS``, checked against docs/install.md below)
 in a new venv, then a smoke test from a directory outside the checkout: ``import mxnet`` first,
 one legacy ``mx.nd`` Gluon step, ``import gluon_d2l``, and ``gluon-d2l train --epochs 1``.
 """
@@ -124,10 +124,13 @@ def test_wheel_metadata_is_true(dist):
 
 
 def test_readme_install_section_is_what_is_tested():
-    readme = (REPO / 'README.md').read_text()
+    page = (REPO / 'docs' / 'install.md').read_text()
     for _, commands in INSTALL_PATHS.values():
         for command in commands:
-            assert command in readme, f'README lacks the tested command {command!r}'
+            assert command in page, f'docs/install.md lacks the tested command {command!r}'
+    readme = (REPO / 'README.md').read_text()
+    assert 'python3 -m pip install -q tox && python3 -m tox -e train' in readme and 'bash .ci/run' in readme
+    assert 'python -m pip install gluon-d2l' in readme
 
 
 @pytest.mark.parametrize('path', sorted(INSTALL_PATHS))

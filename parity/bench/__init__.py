@@ -400,7 +400,7 @@ def bar_chart(rows, meta, path):
         plt.close(fig)
 
 
-#: the README section that ``--render`` rewrites lies between these two lines
+#: the section that ``--render`` rewrites (in docs/benchmarks.md) lies between these two lines
 RENDER_BEGIN = '<!-- gluon-d2l bench --render: begin (generated from the JSON, do not edit) -->'
 RENDER_END = '<!-- gluon-d2l bench --render: end -->'
 
@@ -422,8 +422,9 @@ def targets(rows):
 
 
 def render_markdown(result, json_path='tests/benchmarks/results/bench.json',
-                    png_path='tests/benchmarks/results/bench.png'):
-    """The README's benchmark section, from a ``--json`` result."""
+                    png_path='../tests/benchmarks/results/bench.png', markdown='docs/benchmarks.md'):
+    """The benchmark section of ``markdown`` (the docs page), from a ``--json`` result; ``png_path`` is
+    relative to ``markdown``'s folder, ``json_path`` and ``markdown`` as the command names them."""
     rows, m = result['rows'], result['machine']
     applied = m.get('thread_defaults_by_gluon_d2l', {})
     peers = ', '.join(f"{fw} {env.get('version', '?')}" for fw, env in m.get('peers', {}).items())
@@ -440,7 +441,7 @@ def render_markdown(result, json_path='tests/benchmarks/results/bench.json',
         'spinning OpenMP peers collapse under load and the GEMM rate is below a quiet machine\'s, so these '
         'figures are not a valid test of the targets; re-run on a quiet machine.', '']
     lines = [f"Measured by `{command}` → `{json_path}` "
-             f"(rendered by `gluon-d2l bench --render README.md --json {json_path}`).",
+             f"(rendered by `gluon-d2l bench --render {markdown} --json {json_path}`).",
              '',
              f"Machine: {m['cpu']}, {m['cores_usable']} of {m['cores']} cores usable, load average "
              f"{m['loadavg_before'][0]:.2f} before and {m['loadavg_after'][0]:.2f} after; Python {m['python']}, "
@@ -464,10 +465,18 @@ def render_markdown(result, json_path='tests/benchmarks/results/bench.json',
     return '\n'.join(lines)
 
 
+def _shown(path):
+    """``path`` relative to the current directory when it lies below it (tox passes absolute paths)."""
+    rel = os.path.relpath(os.path.abspath(path))
+    return path if rel.startswith('..') else rel.replace(os.sep, '/')
+
+
 def render_into(readme, result, json_path):
     """Replace the marked section of ``readme`` with :func:`render_markdown`, atomically (the marker
     lines each once and in order, else ``ConfigError('render')``)."""
-    body = render_markdown(result, json_path, os.path.splitext(json_path)[0] + '.png')
+    png = os.path.relpath(os.path.abspath(os.path.splitext(json_path)[0] + '.png'),
+                          os.path.dirname(os.path.abspath(readme)))
+    body = render_markdown(result, _shown(json_path), png.replace(os.sep, '/'), _shown(readme))
     files.splice(readme, RENDER_BEGIN, RENDER_END, body, 'render')
 
 
@@ -571,7 +580,7 @@ def register(subparsers):
                       help="instead: MXNet's profiler over 2 epochs of each gluon_d2l model, milliseconds per "
                            'step for each operator (where the time goes)')
     mode.add_argument('--render', metavar='MARKDOWN',
-                      help='measure nothing: rewrite the section of MARKDOWN (e.g. README.md) between its marker '
+                      help='measure nothing: rewrite the section of MARKDOWN (docs/benchmarks.md) between its marker '
                            'lines (each once, in order) from the --json file, and redraw --png')
     p.add_argument('--json', metavar='FILE',
                    help='write the results as JSON to this new file (with --render: read them from here)')
@@ -639,7 +648,8 @@ def _render(args, result):
     """``--render``: the chart (in memory) and the section, both made before either file is written."""
     import io
     json_path = os.path.relpath(args.json, os.path.dirname(os.path.abspath(args.render)))
-    body = render_markdown(result, json_path, os.path.splitext(json_path)[0] + '.png')
+    png = os.path.splitext(json_path)[0].replace(os.sep, '/') + '.png'
+    body = render_markdown(result, _shown(args.json), png, _shown(args.render))
     chart = None
     if args.png:
         chart = io.BytesIO()
