@@ -67,22 +67,23 @@ def map_arrays(fn, obj):
     return fn(obj)
 
 
+def _holds(test, obj):
+    """True when ``test`` holds for ``obj`` or for a leaf of its lists, tuples and dict values."""
+    if isinstance(obj, (list, tuple)):
+        return any(_holds(test, o) for o in obj)
+    if isinstance(obj, dict):
+        return any(_holds(test, o) for o in obj.values())
+    return test(obj)
+
+
 def any_legacy(obj):
     """True when ``obj`` (an array, or lists and tuples of them) holds a legacy array or symbol."""
-    if isinstance(obj, (list, tuple)):
-        return any(any_legacy(o) for o in obj)
-    if isinstance(obj, dict):
-        return any(any_legacy(o) for o in obj.values())
-    return is_legacy(obj)
+    return _holds(is_legacy, obj)
 
 
 def any_array(obj):
     """True when ``obj`` (an array, or lists and tuples of them) holds an MXNet array or symbol."""
-    if isinstance(obj, (list, tuple)):
-        return any(any_array(o) for o in obj)
-    if isinstance(obj, dict):
-        return any(any_array(o) for o in obj.values())
-    return isinstance(obj, (mx.nd.NDArray, mx.sym.Symbol))
+    return _holds(lambda x: isinstance(x, (mx.nd.NDArray, mx.sym.Symbol)), obj)
 
 
 def wants_legacy(args, kwargs):
