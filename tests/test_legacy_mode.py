@@ -113,7 +113,7 @@ for _ in range(5):
     l.backward()
     norms.append(d2l.grad_clipping(cnn, 0.5))
     trainer.step(8)
-    losses.append(float(l.mean().asnumpy()))
+    losses.append(l.mean().asnumpy().item())
 out['types']['cnn gradient'] = kind(cnn[2].weight.grad())
 out['same']['cnn losses'], out['same']['cnn norms'] = losses, norms
 out['same']['cnn weights'] = [digest(p.data()) for p in cnn.collect_params().values()]
@@ -140,7 +140,7 @@ for hybrid in (False, True):
             l = (seq(x) ** 2).sum()
         l.backward()
         trainer.step(4)
-        losses.append(float(l.asnumpy()))
+        losses.append(l.asnumpy().item())
     out['types'][f'parent (hybridized {hybrid}) output'] = kind(seq(x))
     out['types'][f'library layer parameter in a parent (hybridized {hybrid})'] = kind(seq[1].weight.data())
     out['same'][f'parent (hybridized {hybrid}) losses'] = losses
