@@ -184,7 +184,10 @@ def from_symbol_json(text, params, input_names=None, aux=()):
 # --- nesting of arguments and results (Gluon's _in_format / _out_format) -------------------------
 
 def flatten(args):
-    """Nested lists/tuples of arrays -> (flat list, format), format as Gluon writes it."""
+    """Nested lists/tuples of arrays -> (flat list, format), format as Gluon writes it; a ``None``
+    argument (an optional one left out) has no array and format ``-1``."""
+    if args is None:
+        return [], -1
     if isinstance(args, (list, tuple)):
         flat, fmt = [], []
         for arg in args:
@@ -199,6 +202,8 @@ def regroup(flat, fmt):
     """Inverse of :func:`flatten`: ``(flat list, format)`` -> nested tuples."""
     def take(items, fmt):
         if isinstance(fmt, int):
+            if fmt == -1:
+                return None, items
             if fmt == 0:
                 return items[0], items[1:]
             return tuple(items[:fmt]), items[fmt:]
@@ -213,7 +218,7 @@ def regroup(flat, fmt):
 
 def _leaves(fmt):
     if isinstance(fmt, int):
-        return 1 if fmt == 0 else fmt
+        return 1 if fmt == 0 else max(fmt, 0)
     return sum(_leaves(f) for f in fmt)
 
 
@@ -355,7 +360,7 @@ def trace(block, *example_inputs):
         for name, fmt in zip(names, block_in_format):
             if fmt == 0:
                 flat_names.append(name)
-            else:
+            elif fmt != -1:
                 count = _leaves(fmt)
                 flat_names.extend(f'{name}{i}' for i in range(count))
     if len(flat_names) != len(input_syms) or len(set(flat_names)) != len(flat_names):

@@ -105,10 +105,11 @@ def mlp(rng, dtype):
 
 
 POOLING_NOTE = ("MXNet 1.9.1's float32 CPU pooling backward is wrong after a forward pass under "
-                "record(train_mode=False) (tests/test_port.py pins it down): compared in training mode")
+                "record(train_mode=False) (tests/test_port.py pins it down): compare's reference gradients "
+                "come from its float64 training-mode run")
 
 
-@model('lenet', training=True, note=POOLING_NOTE)
+@model('lenet', note=POOLING_NOTE)
 def lenet(rng, dtype):
     nn, _ = _nn()
 
@@ -129,7 +130,7 @@ def lenet(rng, dtype):
     return LeNet(), [_floats(rng, (2, 1, 16, 16), dtype)]
 
 
-@model('text_cnn', training=True, note=POOLING_NOTE)
+@model('text_cnn', note=POOLING_NOTE)
 def text_cnn(rng, dtype):
     nn, _ = _nn()
 
@@ -170,9 +171,10 @@ def batchnorm_train(rng, dtype):
     return Net(), [_floats(rng, (8, 3, 5, 5), dtype)]
 
 
-@model('batchnorm_eval', gradients=False,
+@model('batchnorm_eval',
        note="MXNet 1.9.1's BatchNorm backward under record(train_mode=False) uses the batch statistics "
-            "while its forward used the running ones (tests/test_port.py pins it down): forward only")
+            "while its forward used the running ones (tests/test_port.py pins it down): compare's reference "
+            "gradients come from its training-mode run with use_global_stats")
 def batchnorm_eval(rng, dtype):
     block, inputs = batchnorm_train(rng, dtype)
     return block, inputs
