@@ -420,3 +420,21 @@ def bare_gru(rng, dtype):
     _, rnn = _nn()
     return rnn.GRU(6, num_layers=2, input_size=4), [_floats(rng, (5, 3, 4), dtype)]
 
+
+@model('shared_batchnorm', training=True)
+def shared_batchnorm(rng, dtype):
+    """One BatchNorm applied to two inputs (a shared backbone): in training mode MXNet updates its
+    running statistics once per call, the second update starting from the first one's result."""
+    nn, _ = _nn()
+
+    class Siamese(nn.HybridBlock):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            with self.name_scope():
+                self.dense = nn.Dense(5, in_units=4)
+                self.bn = nn.BatchNorm(in_channels=5, momentum=0.7)
+
+        def hybrid_forward(self, F, a, b):
+            return F.np.sum(self.bn(self.dense(a)) * self.bn(self.dense(b * 2 + 1)), axis=1)
+    return Siamese(), [_floats(rng, (6, 4), dtype), _floats(rng, (6, 4), dtype)]
+
