@@ -438,3 +438,20 @@ def shared_batchnorm(rng, dtype):
             return F.np.sum(self.bn(self.dense(a)) * self.bn(self.dense(b * 2 + 1)), axis=1)
     return Siamese(), [_floats(rng, (6, 4), dtype), _floats(rng, (6, 4), dtype)]
 
+
+@model('maxpool3d', training=True, note=POOLING_NOTE)
+def maxpool3d(rng, dtype):
+    nn, _ = _nn()
+
+    class Voxels(nn.HybridBlock):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            with self.name_scope():
+                self.conv = nn.Conv3D(3, 2, in_channels=2)
+                self.pool = nn.MaxPool3D(pool_size=3, strides=2, padding=1)
+                self.pool2 = nn.MaxPool3D(pool_size=(2, 1, 2))
+                self.out = nn.Dense(4, in_units=3 * 1 * 3 * 1)
+
+        def hybrid_forward(self, F, x):
+            return self.out(self.pool2(self.pool(F.npx.relu(self.conv(x)))))
+    return Voxels(), [_floats(rng, (2, 2, 6, 7, 5), dtype)]
