@@ -128,3 +128,41 @@ def test_converter_registers_every_name_and_replaced_restores():
     assert registry.lookup('onnx', '_TestOpA') is fn
     for op in ('_TestOpA', '_test_op_a'):
         registry._REGISTRY['onnx'].pop(op)
+
+
+class StatelessLSTM(nn.HybridBlock):
+    def __init__(self, **kwargs):
+        super().__init__(**kwargs)
+        with self.name_scope():
+            self.lstm = gluon.rnn.LSTM(4, num_layers=2, bidirectional=True, layout='NTC', input_size=3)
+
+    def hybrid_forward(self, F, x):
+        return self.lstm(x)
+
+
+def _zeros_shapes(graph):
+    return [node.attrs.tuple('shape') for node in graph.nodes if node.op in ('_zeros', '_npi_zeros')]
+
+
+def test_an_rnn_without_begin_state_starts_from_zeros_sized_by_its_data():
+    with G.mode(False):
+        block = StatelessLSTM()
+        block.initialize()
+        graph = G.trace(block, numpy.ones((2, 5, 3), 'float32'))
+    assert all(0 not in shape for shape in _zeros_shapes(graph))       # no batch left for MXNet to infer
+    rnn = graph.nodes[next(i for i, n in enumerate(graph.nodes) if n.op == 'RNN')]
+    states = {graph.nodes[src].name for src, _ in rnn.inputs[2:]}
+    assert states == {rnn.name + '_begin_zeros'}                       # h and c: (4, batch, 4) zeros
+    assert (4, 1, 4) in _zeros_shapes(graph) and graph.inputs == ['x']
+
+
+def test_an_rnn_layer_called_with_its_data_only_is_traced_without_state_inputs():
+    layer = gluon.rnn.GRU(4, num_layers=2, input_size=3)
+    layer.initialize()
+    layer.cast('float64')
+    with G.mode(True):
+        graph = G.trace(layer, numpy.ones((5, 2, 3), 'float64'))
+    assert graph.inputs == ['inputs'] and list(graph.input_nodes) == ['inputs']
+    zeros = next(n for n in graph.nodes if n.name.endswith('_begin_shape'))
+    assert zeros.attrs.tuple('shape') == (2, 1, 4) and zeros.attrs.str('dtype') == 'float64'
+    assert sum(n.op == 'null' and n.name not in graph.params for n in graph.nodes) == 1

@@ -253,12 +253,12 @@ def test_an_operator_without_converter_names_it_and_how_to_register():
             _port().to_onnx(net, *inputs)
 
 
-def test_missing_inputs_and_plain_blocks_are_clear_errors():
+def test_an_lstm_layer_called_with_its_data_only_exports_and_a_plain_block_is_a_clear_error():
     with mode(True):
         layer = rnn.LSTM(3, input_size=2)
         layer.initialize()
-        with pytest.raises(PortError, match=r'LSTM was called with 1 arrays but its graph has 3 inputs'):
-            _port().to_onnx(layer, mx.np.ones((2, 4, 2)))
+        model = _port().to_onnx(layer, mx.np.ones((2, 4, 2)))
+        assert [i.name for i in model.graph.input] == ['inputs']     # the zero states are made inside
     with pytest.raises(PortError, match='plain gluon.Block'):
         _port().to_onnx(nn.Block(), mx.np.ones((2, 2)))
 
@@ -613,3 +613,16 @@ def test_a_trained_run_directory_exported_continues_like_gluon_d2l_predict(tmp_p
         want = capsys.readouterr().out.strip()
         assert len(want) == len(prefix) + 50 and len(set(want[len(prefix):])) > 3  # trained, not constant
         assert _onnx_greedy(model, prefix, 50, vocab, 64) == want
+
+
+@pytest.mark.parametrize('name, batch_axis', [('stateless_lstm_tagger', 0), ('bare_gru', 1)])
+def test_an_rnn_without_begin_state_runs_in_onnxruntime_at_another_batch_size(name, batch_axis):
+    from parity import port
+    block, inputs, entry = _port_zoo().build(name, 'float32')
+    with mode(entry.numpy_mode):
+        model = port.to_onnx(block, *inputs, batch_axes=[batch_axis])
+        shape = list(inputs[0].shape)
+        shape[batch_axis] = 7
+        report = port.compare(block, model, onp.random.default_rng(1).normal(size=shape).astype('float32'))
+    assert report.runtime == 'onnxruntime'
+    assert report.ok, str(report)

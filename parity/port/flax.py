@@ -143,8 +143,14 @@ def _stat_shape(x, axis):
 
 @converter('BatchNorm', '_npx_batch_norm', target='flax')
 def batch_norm(ctx, node, x, gamma, beta, running_mean, running_var):
-    """Flax's ``BatchNorm`` momentum is MXNet's (``new = m * old + (1 - m) * batch``, biased variance)."""
+    """Flax's ``BatchNorm`` momentum is MXNet's (``new = m * old + (1 - m) * batch``, biased variance).
+
+    A BatchNorm called more than once in a forward pass reads the running statistics its earlier
+    calls wrote, so each call updates them in turn, as MXNet's in-place update does."""
     a = node.attrs
+    mean_name, var_name = _source_name(ctx, node, 3), _source_name(ctx, node, 4)
+    running_mean = ctx.updates.get(mean_name, running_mean)
+    running_var = ctx.updates.get(var_name, running_var)
     axis = a.int('axis', 1) % x.ndim
     eps = a.float('eps', 1e-3)
     momentum = float(numpy.float32(a.float('momentum', 0.9)))  # MXNet keeps momentum as a C float
@@ -154,8 +160,8 @@ def batch_norm(ctx, node, x, gamma, beta, running_mean, running_var):
     if ctx.training and not a.bool('use_global_stats'):
         dims = tuple(d for d in range(x.ndim) if d != axis)
         mean, var = jnp.mean(x, axis=dims), jnp.var(x, axis=dims)
-        ctx.updates[_source_name(ctx, node, 3)] = momentum * running_mean + (1 - momentum) * lax.stop_gradient(mean)
-        ctx.updates[_source_name(ctx, node, 4)] = momentum * running_var + (1 - momentum) * lax.stop_gradient(var)
+        ctx.updates[mean_name] = momentum * running_mean + (1 - momentum) * lax.stop_gradient(mean)
+        ctx.updates[var_name] = momentum * running_var + (1 - momentum) * lax.stop_gradient(var)
     else:
         mean, var = running_mean, running_var
     y = (x - mean.reshape(shape)) / jnp.sqrt(var.reshape(shape) + eps) * gamma.reshape(shape) + beta.reshape(shape)

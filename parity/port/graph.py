@@ -377,11 +377,96 @@ def trace(block, *example_inputs):
     kept = {k: v for k, v in params.items() if k in used}
     trainable = [k for k in kept if k not in aux and block_params[k].grad_req != 'null']
     outputs = [(h[0], h[1]) for h in data['heads']]
-    if len(flat) != len(input_syms):
+    dtypes = [str(numpy.dtype(a.dtype)) for a in args_flat]
+    # an RNN layer called without states gets them from begin_state() outside its graph: graph inputs
+    # the caller did not pass, which become zeros like those the layer makes
+    free = flat_names[len(flat):] if _rnn_layer_without_states(block) and len(flat) < len(input_syms) else []
+    if len(flat) != len(input_syms) - len(free):
         raise PortError(f'{type(block).__name__} was called with {len(flat)} arrays but its graph has '
                         f'{len(input_syms)} inputs')
-    return Graph(nodes, flat_names, kept, sorted(aux & used), outputs, in_format, out_format, numpy_mode,
-                 trainable, dict(zip(flat_names, input_syms)), [str(numpy.dtype(a.dtype)) for a in args_flat])
+    nodes, outputs = initial_states(nodes, outputs, kept, free)
+    names = [n for n in flat_names if n not in free]
+    return Graph(nodes, names, kept, sorted(aux & used), outputs, in_format, out_format, numpy_mode,
+                 trainable, {n: s for n, s in zip(flat_names, input_syms) if n not in free}, dtypes)
+
+
+def _rnn_layer_without_states(block):
+    """Whether ``block`` is a Gluon RNN layer that was just called without ``begin_state``."""
+    from mxnet.gluon.rnn import rnn_layer
+    return isinstance(block, rnn_layer._RNNLayer) and bool(getattr(block, 'skip_states', False))
+
+
+_ZEROS = ('_zeros', '_npi_zeros')
+_RNN = ('RNN', '_npx_rnn')
+
+
+def _inferred_zeros(node):
+    """A ``zeros`` node with a dimension MXNet infers at run time (0 in its shape)."""
+    return node.op in _ZEROS and 0 in (node.attrs.tuple('shape') or ())
+
+
+def _weights_dtype(nodes, index, params):
+    """The dtype of the first parameter in ``params`` that node ``index`` is computed from."""
+    todo, seen = [index], set()
+    while todo:
+        node = nodes[todo.pop()]
+        if node.op == 'null' and node.name in params:
+            return str(numpy.dtype(params[node.name].dtype))
+        todo.extend(src for src, _ in node.inputs if src not in seen)
+        seen.update(src for src, _ in node.inputs)
+    return 'float32'
+
+
+def initial_states(nodes, outputs, params, free=()):
+    """``(nodes, outputs)`` with every RNN initial state that MXNet sizes from the data made explicit.
+
+    Gluon's RNN layers called without ``begin_state`` start from zeros of shape
+    ``(layers * directions, batch, hidden)``: in a graph, a ``_zeros`` node whose batch is 0 (infer);
+    as the graph of the layer itself, graph inputs (the variables named in ``free``). Each such
+    state becomes ``zeros_like`` of a ``(1, batch, 1)`` slice of the RNN's (time, batch, channel)
+    data broadcast against constant ``(layers * directions, 1, hidden)`` zeros, so the batch follows
+    the input in every target; the dtype (a ``dtype`` attribute of both zeros nodes) is that of the
+    RNN's weights in ``params``, which MXNet requires of its data too. Unused nodes are dropped.
+    """
+    free = set(free)
+    replace = {}  # RNN node index -> its state slots to replace
+    for i, node in enumerate(nodes):
+        if node.op in _RNN:
+            slots = [k for k, (src, _) in enumerate(node.inputs) if k >= 2 and k < 4 and
+                     (_inferred_zeros(nodes[src]) or (nodes[src].op == 'null' and nodes[src].name in free))]
+            if slots:
+                replace[i] = slots
+    if not replace:
+        return nodes, outputs
+    new, where = [], {}  # where: old index -> new index
+
+    def add(op, name, inputs, **attrs):
+        new.append(Node(op, name, Attrs({k: str(v) for k, v in attrs.items()}), inputs))
+        return len(new) - 1
+
+    for i, node in enumerate(nodes):
+        inputs = [(where[src], k) for src, k in node.inputs]
+        if i in replace:
+            a = node.attrs
+            states = a.int('num_layers', 1) * (2 if a.bool('bidirectional') else 1)
+            kind = _weights_dtype(nodes, node.inputs[1][0], params)
+            step = add('slice_axis', f'{node.name}_begin_step', [inputs[0]], axis=0, begin=0, end=1)
+            column = add('slice_axis', f'{node.name}_begin_column', [(step, 0)], axis=2, begin=0, end=1)
+            batch = add('zeros_like', f'{node.name}_begin_batch', [(column, 0)], dtype=kind)
+            shape = add('_zeros', f'{node.name}_begin_shape', [], shape=(states, 1, a.int('state_size')), dtype=kind)
+            zeros = add('broadcast_add', f'{node.name}_begin_zeros', [(batch, 0), (shape, 0)])
+            for k in replace[i]:
+                inputs[k] = (zeros, 0)
+        where[i] = len(new)
+        new.append(Node(node.op, node.name, node.attrs, inputs))
+    # drop what nothing reads any more (the replaced zeros and state variables)
+    read = {src for node in new for src, _ in node.inputs} | {where[src] for src, _ in outputs}
+    dead = {j for j, node in enumerate(new) if j not in read and (_inferred_zeros(node) or
+                                                                  (node.op == 'null' and node.name in free))}
+    keep = {j: n for n, j in enumerate(j for j in range(len(new)) if j not in dead)}
+    nodes = [Node(node.op, node.name, node.attrs, [(keep[src], k) for src, k in node.inputs])
+             for j, node in enumerate(new) if j not in dead]
+    return nodes, [(keep[where[src]], k) for src, k in outputs]
 
 
 # --- interpreting a graph ----------------------------------------------------------------------

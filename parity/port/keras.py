@@ -13,6 +13,7 @@ is not SGD on Gluon's two: ``compare`` lists those as not comparable after a ste
 
 MXNet is imported before TensorFlow (the other order kills the process with tensorflow 2.17).
 """
+import itertools
 import math
 import os
 
@@ -167,6 +168,23 @@ def convolution(ctx, node, x, kernel, bias=None):
     return _channels_first(y)
 
 
+def _max_pool_3d(h, kernel, stride):
+    """Channels-last 3-D max pooling (no padding) as the running maximum of the window's strided
+    slices, one per kernel offset: TensorFlow's ``MaxPool3D`` has no float64 kernel and its eager
+    gradient fails, while ``tf.maximum`` differentiates in every float dtype (a tie goes to the
+    earlier offset, MXNet's first maximum in the window)."""
+    y = None
+    for offset in itertools.product(*(range(k) for k in kernel)):
+        index = [slice(None)]
+        for axis, (o, k, s) in enumerate(zip(offset, kernel, stride)):
+            size = h.shape[axis + 1]
+            size = tf.shape(h)[axis + 1] if size is None else size
+            index.append(slice(o, o + s * ((size - k) // s) + 1, s))
+        window = h[tuple(index) + (slice(None),)]
+        y = window if y is None else tf.maximum(y, window)
+    return y
+
+
 @converter('Pooling', '_npx_pooling', target='keras')
 def pooling(ctx, node, x):
     _check_layout(node)
@@ -186,7 +204,7 @@ def pooling(ctx, node, x):
     padding = [[0, 0]] + [[p, p] for p in pad] + [[0, 0]]
     if kind == 'max':
         h = tf.pad(h, padding, constant_values=-numpy.inf) if any(pad) else h
-        y = tf.nn.max_pool(h, kernel, stride, 'VALID')
+        y = _max_pool_3d(h, kernel, stride) if len(kernel) == 3 else tf.nn.max_pool(h, kernel, stride, 'VALID')
     elif kind in ('avg', 'sum'):
         if any(pad) and not a.bool('count_include_pad', True):
             raise G.PortError(f'{node.name}: count_include_pad=False is not supported by the keras port')

@@ -152,9 +152,20 @@ def _internal_names(graph, symbol):
     """``(node index, output index) -> (position among the symbol's internals, unique name)``
     for every visible output; the name is MXNet's (``dense0_fwd_output``), suffixed ``_1``,
     ``_2``... when a block called twice gives two nodes the same name."""
-    names = symbol.get_internals().list_outputs()
+    internals = symbol.get_internals()
+    names = internals.list_outputs()
+    owners = [internals[k].name for k in range(len(names))]
+
+    def own(node):  # the name of the node's MXNet counterpart
+        return graph.input_nodes.get(node.name, node.name) if node.op == 'null' else node.name
+    ours = {own(node) for node in graph.nodes}
+    theirs = set(owners)
     mapping, seen, k = {}, {}, 0
     for i, node in enumerate(graph.nodes):
+        if own(node) not in theirs:  # made by the port (graph.initial_states): no MXNet value
+            continue
+        while k < len(names) and owners[k] not in ours:  # dropped by the port
+            k += 1
         if node.op == 'null':
             k += 1
             continue
@@ -186,6 +197,7 @@ def _evaluate(block, graph, flat_inputs):
     values = dict(graph.params)
     for name, array in zip(graph.inputs, flat_inputs):
         values[graph.input_nodes.get(name, name)] = numpy.asarray(array)
+    _zero_states(group, values)
     args = {k: mx.nd.array(values[k], dtype=values[k].dtype) for k in group.list_arguments()}
     aux = {k: mx.nd.array(values[k], dtype=values[k].dtype) for k in group.list_auxiliary_states()}
     # the MKLDNN subgraph backend fuses conv+relu and then reports the fused value as the
@@ -202,6 +214,20 @@ def _evaluate(block, graph, flat_inputs):
             os.environ['MXNET_SUBGRAPH_BACKEND'] = saved
     mapping = {key: found[key][1] for key in keys}
     return mapping, {mapping[key]: o.asnumpy() for key, o in zip(keys, outputs)}
+
+
+def _zero_states(symbol, values):
+    """Zeros for the arguments of ``symbol`` missing from ``values``: the initial states of an RNN
+    layer called without them, which the port makes as such zeros (see graph.initial_states)."""
+    names = symbol.list_arguments()
+    missing = [k for k in names if k not in values]
+    if not missing:
+        return
+    shapes, types, _ = symbol.infer_shape_partial(**{k: values[k].shape for k in names if k in values})
+    dtype = next((v.dtype for v in values.values() if v.dtype.kind == 'f'), numpy.float32)
+    for name, shape in zip(names, shapes):
+        if name in missing:
+            values[name] = numpy.zeros(shape, dtype)
 
 
 def _numpy(array):
@@ -1083,8 +1109,9 @@ def slice_(ctx, node, x):
 def slice_axis(ctx, node, x):
     end = node.attrs.optional('end')
     big = numpy.iinfo(numpy.int64).max
+    axis = node.attrs.int('axis')
     return ctx.slice(x, [node.attrs.int('begin')], [big if end is None else end],
-                     [_ax(node.attrs.int('axis'), ctx.rank(x))])
+                     [axis if axis >= 0 else _ax(axis, ctx.rank(x))])
 
 
 def _reshape_plan(shape, spec, kind, reverse):

@@ -395,3 +395,65 @@ def legacy_mlp_rnn(rng, dtype):
             last = F.slice_axis(out, axis=1, begin=-1, end=None)
             return F.concat(last, F.expand_dims(F.squeeze(h, axis=0), axis=1), dim=2) - 1
     return Net(), [_floats(rng, (3, 4, 4), dtype), _floats(rng, (1, 3, 5), dtype)]
+
+
+@model('stateless_lstm_tagger', numpy_mode=False)
+def stateless_lstm_tagger(rng, dtype):
+    """An LSTM called without ``begin_state`` inside a block: MXNet starts it from zeros whose batch
+    it infers from the data (a ``_zeros`` node of shape ``(4, 0, 7)`` in the graph)."""
+    nn, rnn = _nn()
+
+    class Tagger(nn.HybridBlock):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            with self.name_scope():
+                self.lstm = rnn.LSTM(7, num_layers=2, bidirectional=True, layout='NTC', input_size=5)
+                self.head = nn.Dense(3, flatten=False, in_units=14)
+
+        def hybrid_forward(self, F, x):
+            return self.head(self.lstm(x))
+    return Tagger(), [_floats(rng, (3, 6, 5), dtype)]
+
+
+@model('bare_gru')
+def bare_gru(rng, dtype):
+    """A Gluon GRU layer itself, called with its data only: the layer makes its zero states outside
+    its graph, which then has them as inputs the caller does not pass."""
+    _, rnn = _nn()
+    return rnn.GRU(6, num_layers=2, input_size=4), [_floats(rng, (5, 3, 4), dtype)]
+
+
+@model('shared_batchnorm', training=True)
+def shared_batchnorm(rng, dtype):
+    """One BatchNorm applied to two inputs (a shared backbone): in training mode MXNet updates its
+    running statistics once per call, the second update starting from the first one's result."""
+    nn, _ = _nn()
+
+    class Siamese(nn.HybridBlock):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            with self.name_scope():
+                self.dense = nn.Dense(5, in_units=4)
+                self.bn = nn.BatchNorm(in_channels=5, momentum=0.7)
+
+        def hybrid_forward(self, F, a, b):
+            return F.np.sum(self.bn(self.dense(a)) * self.bn(self.dense(b * 2 + 1)), axis=1)
+    return Siamese(), [_floats(rng, (6, 4), dtype), _floats(rng, (6, 4), dtype)]
+
+
+@model('maxpool3d', training=True, note=POOLING_NOTE)
+def maxpool3d(rng, dtype):
+    nn, _ = _nn()
+
+    class Voxels(nn.HybridBlock):
+        def __init__(self, **kwargs):
+            super().__init__(**kwargs)
+            with self.name_scope():
+                self.conv = nn.Conv3D(3, 2, in_channels=2)
+                self.pool = nn.MaxPool3D(pool_size=3, strides=2, padding=1)
+                self.pool2 = nn.MaxPool3D(pool_size=(2, 1, 2))
+                self.out = nn.Dense(4, in_units=3 * 1 * 3 * 1)
+
+        def hybrid_forward(self, F, x):
+            return self.out(self.pool2(self.pool(F.npx.relu(self.conv(x)))))
+    return Voxels(), [_floats(rng, (2, 2, 6, 7, 5), dtype)]
