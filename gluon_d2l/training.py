@@ -322,13 +322,9 @@ def train_epoch_ch8(net, train_iter, loss, updater, device, use_random_iter, the
     ``mx.nd`` minibatches, whichever kind ``train_iter`` yields); the loss, the clipping and the
     update work on ``mx.np`` views of its outputs and gradients.
     """
-    devices = _devices(device)
-    _check_net(net)
-    _check_train_iter(train_iter)
+    devices, use_random_iter, detach = _check_loop(net, train_iter, device, use_random_iter, detach)
     check_callable('loss', loss)
     check_callable('updater', updater)
-    use_random_iter = check_bool('use_random_iter', use_random_iter)
-    detach = check_bool('detach', detach)
     num_workers = check_positive_int('num_workers', num_workers)
     check_callable('reduce_gradients', reduce_gradients, optional=True)
     if stats is not None and not isinstance(stats, dict):
@@ -410,9 +406,13 @@ def perplexity(mean_loss):
         return math.inf
 
 
-def _check_train_iter(train_iter):
+def _check_loop(net, train_iter, device, use_random_iter, detach):
+    """The arguments a training loop shares, checked: ``(devices, use_random_iter, detach)``."""
+    devices = _devices(device)
+    _check_net(net)
     if not hasattr(train_iter, '__iter__'):
         raise TypeError(f'train_iter must be an iterable of (X, Y) minibatches, got {type(train_iter).__name__}')
+    return devices, check_bool('use_random_iter', use_random_iter), check_bool('detach', detach)
 
 
 def _sampling_probabilities(logits, temperature):
@@ -493,13 +493,9 @@ def train_ch8(net, train_iter, vocab, lr, num_epochs, device, use_random_iter=Fa
     :func:`gluon_d2l.modes.call_model`); the mode itself is never switched.
     """
     num_epochs = check_positive_int('num_epochs', num_epochs)
-    devices = _devices(device)
-    _check_net(net)
-    _check_train_iter(train_iter)
+    devices, use_random_iter, detach = _check_loop(net, train_iter, device, use_random_iter, detach)
     check_vocab('vocab', vocab)
     check_positive_number('lr', lr)
-    use_random_iter = check_bool('use_random_iter', use_random_iter)
-    detach = check_bool('detach', detach)
     check_callable('on_epoch', on_epoch, optional=True)
     if theta is not None:
         theta = check_positive_number('theta', theta)

@@ -285,7 +285,8 @@ def _predict(args):
     from . import jobs
     args.run_flag, args.run_path = '--run', args.run
     if args.seed is not None and args.temperature is None:
-        raise ConfigError('seed', 'seeds --temperature sampling; without --temperature the choice is greedy')
+        raise ConfigError('seed', 'sets the random draws of --temperature sampling; without --temperature '
+                                  'the choice is greedy')
     for text in jobs.predict(args.run, args.prefix, args.num_preds, args.temperature, args.seed, args.device):
         print(text)
     return 0

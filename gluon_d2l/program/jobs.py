@@ -25,6 +25,7 @@ from mxnet.util import use_np
 
 from ..data import DATA_ENV, load_corpus_time_machine, min_corpus_length, seq_data_iter_random, \
     seq_data_iter_sequential
+from ..checks import token_ids
 from ..devices import parse_devices
 from ..models import build_model
 from ..training import make_updater, perplexity, predict_ch8, train_epoch_ch8
@@ -100,7 +101,9 @@ class Batches:
     """The minibatches of a loaded corpus (sequential or random), re-drawn on each iteration."""
 
     def __init__(self, corpus, config):
-        self.corpus, self.batch_size, self.num_steps = corpus, config.batch_size, config.num_steps
+        # the ids as one int32 array, checked once: each epoch's iterator then only looks at its range
+        self.corpus = token_ids('corpus', corpus)
+        self.batch_size, self.num_steps = config.batch_size, config.num_steps
         self.iterate = seq_data_iter_random if config.random_iter else seq_data_iter_sequential
 
     def __iter__(self):
