@@ -98,13 +98,17 @@ def returns_callers_kind(func):
     """Wrap ``func`` (run in NumPy mode) to take and return the caller's kind of arrays (see :func:`wants_legacy`)."""
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
-        legacy = wants_legacy(args, kwargs)
-        if legacy:
-            args = map_arrays(as_np, args)
-            kwargs = {k: map_arrays(as_np, v) for k, v in kwargs.items()}
-        out = func(*args, **kwargs)
-        return map_arrays(as_nd, out) if legacy else out
+        return _call_as(func, wants_legacy(args, kwargs), args, kwargs)
     return wrapper
+
+
+def _call_as(func, legacy, args, kwargs):
+    """``func`` on ``mx.np`` views of the arguments, its results as legacy views when ``legacy``."""
+    if not legacy:
+        return func(*args, **kwargs)
+    args = map_arrays(as_np, args)
+    kwargs = {k: map_arrays(as_np, v) for k, v in kwargs.items()}
+    return map_arrays(as_nd, func(*args, **kwargs))
 
 
 class ModeParameter(Parameter):
@@ -156,11 +160,7 @@ def follows_caller(cls):
 
     @functools.wraps(call)
     def __call__(self, *args, **kwargs):
-        if not any_legacy(args) and not any_legacy(kwargs):
-            return call(self, *args, **kwargs)
-        args = map_arrays(as_np, args)
-        kwargs = {k: map_arrays(as_np, v) for k, v in kwargs.items()}
-        return map_arrays(as_nd, call(self, *args, **kwargs))
+        return _call_as(call, any_legacy(args) or any_legacy(kwargs), (self,) + args, kwargs)
     cls.__call__ = __call__
     if hasattr(cls, 'begin_state'):
         cls.begin_state = returns_callers_kind(cls.begin_state)
